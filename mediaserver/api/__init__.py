@@ -1,0 +1,1 @@
+"""HTTP and WebSocket routes; errors are mapped to responses in one place."""

@@ -1,0 +1,47 @@
+"""Starlette application factory and lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+from starlette.applications import Starlette
+
+from mediaserver import __version__
+from mediaserver.api import errors, health
+from mediaserver.config import Settings
+from mediaserver.observability import Metrics
+
+log = structlog.get_logger("mediaserver.app")
+
+
+@dataclass
+class Runtime:
+    """What the routes share: settings, metrics and the long-lived services."""
+
+    settings: Settings
+    metrics: Metrics
+    draining: bool = False
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
+    runtime = Runtime(settings=settings, metrics=metrics or Metrics())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("server.start", version=__version__, host=settings.server.host)
+        try:
+            yield
+        finally:
+            runtime.draining = True
+            log.info("server.stop")
+
+    app = Starlette(
+        routes=[*health.routes],
+        exception_handlers=errors.EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,1 @@
+"""CLI verbs, one module each; `mediaserver.cli` wires them into one parser."""

@@ -1,0 +1,72 @@
+"""`mediaserver serve`: run the HTTP/WebSocket server (and the transports it starts)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import sys
+from typing import Any
+
+from mediaserver.config import Settings
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser("serve", help="run the server")
+    p.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port (default from config: 8000)")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback address without API keys",
+    )
+    p.set_defaults(func=run)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    server = settings.server
+    server = dataclasses.replace(
+        server,
+        host=args.host or server.host,
+        port=args.port or server.port,
+        insecure=server.insecure or args.insecure,
+    )
+    settings = dataclasses.replace(settings, server=server)
+    if not server.api_keys and not server.insecure and not is_loopback(server.host):
+        print(
+            f"mediaserver: refusing to listen on {server.host} without API keys; set "
+            "MEDIASERVER_API_KEYS or pass --insecure",
+            file=sys.stderr,
+        )
+        return 2
+
+    import uvicorn
+
+    from mediaserver.app import create_app
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a hard dependency on Linux
+        loop = "asyncio"
+    else:
+        del uvloop
+        loop = "uvloop"
+    uvicorn.run(
+        create_app(settings),
+        host=server.host,
+        port=server.port,
+        loop=loop,
+        log_config=None,
+        access_log=False,
+        ws_max_size=settings.websocket.max_message_bytes,
+    )
+    return 0

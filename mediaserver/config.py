@@ -1,0 +1,322 @@
+"""One typed settings object for the whole server.
+
+Sources, later ones win: the defaults below (mirrored in ``conf/mediaserver.toml``), a TOML file
+(``--config FILE`` or ``MEDIASERVER_CONFIG``), then ``MEDIASERVER_<SECTION>__<KEY>`` environment
+variables. ``MEDIASERVER_MODELS_DIR`` and ``MEDIASERVER_API_KEYS`` are accepted as short forms.
+
+The settings object is built once at start-up and passed down; nothing below this module reads
+the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Sensitivity = Literal["high", "normal", "low"]
+LogFormat = Literal["auto", "json", "console"]
+
+
+class ConfigError(ValueError):
+    """The configuration given by the user is invalid; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Listening on a non-loopback address without API keys needs this set explicitly.
+    insecure: bool = False
+    api_keys: tuple[str, ...] = ()
+    # How long active calls may run on after SIGTERM before they are closed.
+    drain_timeout_s: float = 30.0
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_audio_duration_s: float = 4 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    level: str = "info"
+    # auto: console renderer when stderr is a terminal, JSON lines otherwise.
+    format: LogFormat = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelsSettings:
+    # Empty means "<user cache dir>/mediaserver/models" (XDG_CACHE_HOME honoured).
+    dir: str = ""
+    # Seconds an idle model stays loaded; 0 keeps models loaded forever.
+    auto_unload_s: float = 300.0
+    default_stt: str = "faster-whisper-small"
+    default_tts: str = "espeak-ng"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.dir).expanduser()
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSettings:
+    dc_remove: bool = True
+    gain_normalize: bool = True
+    # Peak level the gain stage steers speech toward.
+    target_peak_dbfs: float = -3.0
+    max_gain_db: float = 20.0
+    denoise: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VadSettings:
+    sensitivity: Sensitivity = "normal"
+    min_speech_ms: int = 250
+    min_silence_ms: int = 500
+    speech_pad_ms: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    init_timeout_s: float = 30.0
+    silence_timeout_s: float = 30.0
+    hold_timeout_s: float = 300.0
+    closing_timeout_s: float = 2.0
+    ring_buffer_s: float = 60.0
+    # Committing starts once the ring buffer is this full without a commit.
+    force_commit_ratio: float = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class RtpSettings:
+    enabled: bool = True
+    bind_host: str = "127.0.0.1"
+    # The address put in call answers; empty means bind_host.
+    public_host: str = ""
+    port_min: int = 40000
+    port_max: int = 40999
+    media_timeout_s: float = 60.0
+    # Valid in-sequence packets from one source before the call locks onto it.
+    latch_packets: int = 3
+    allowed_sources: tuple[str, ...] = ()
+    jitter_delay_ms: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSocketSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9092
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketSettings:
+    ping_interval_s: float = 10.0
+    pong_timeout_s: float = 5.0
+    max_message_bytes: int = 64 * 1024
+    # Backpressure: above this send rate (x real time) the client is told to slow down.
+    rate_limit_factor: float = 1.2
+    max_backlog_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class PostprocessSettings:
+    itn: bool = True
+    entities: bool = True
+    redact: bool = False
+    hot_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TtsSettings:
+    default_voice: str = "pt-br"
+    cache_entries: int = 256
+    warmup_phrases: tuple[str, ...] = ("Olá", "Um momento, por favor")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    models: ModelsSettings = field(default_factory=ModelsSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    vad: VadSettings = field(default_factory=VadSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    rtp: RtpSettings = field(default_factory=RtpSettings)
+    audiosocket: AudioSocketSettings = field(default_factory=AudioSocketSettings)
+    websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
+    postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
+
+
+ENV_PREFIX = "MEDIASERVER_"
+_SHORT_ENV = {
+    "MEDIASERVER_MODELS_DIR": ("models", "dir"),
+    "MEDIASERVER_API_KEYS": ("server", "api_keys"),
+    "MEDIASERVER_AUTO_UNLOAD": ("models", "auto_unload_s"),
+}
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from defaults, an optional TOML file and the environment."""
+    env = os.environ if environ is None else environ
+    layers: dict[str, dict[str, Any]] = {}
+    path = config_file if config_file is not None else env.get("MEDIASERVER_CONFIG")
+    if path:
+        _merge(layers, _read_toml(Path(path)))
+    _merge(layers, _env_layer(env))
+    settings: Settings = _build(Settings, layers, "")
+    if not settings.models.dir:
+        cache = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")) / ".cache")
+        models = dataclasses.replace(
+            settings.models, dir=str(Path(cache).expanduser() / "mediaserver" / "models")
+        )
+        settings = dataclasses.replace(settings, models=models)
+    _validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    layer: dict[str, dict[str, Any]] = {}
+    for name, value in env.items():
+        if name in _SHORT_ENV:
+            section, key = _SHORT_ENV[name]
+        elif name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        else:
+            continue
+        layer.setdefault(section, {})[key] = _EnvString(value, name)
+    return layer
+
+
+class _EnvString(str):
+    """A raw string from the environment; remembers its variable for error messages."""
+
+    origin: str
+
+    def __new__(cls, value: str, origin: str) -> _EnvString:
+        obj = super().__new__(cls, value)
+        obj.origin = origin
+        return obj
+
+
+def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        elif isinstance(value, Mapping):
+            into[key] = {}
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _build(cls: type[Any], values: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        choices = ", ".join(sorted(known))
+        raise ConfigError(f"unknown setting {where}{unknown[0]} (known: {choices})")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"setting [{name}] must be a table")
+            kwargs[name] = _build(hint, value, f"{name}.")  # type: ignore[arg-type]
+        else:
+            kwargs[name] = _coerce(value, hint, f"{where}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    origin = value.origin if isinstance(value, _EnvString) else name
+    try:
+        return _coerce_value(value, hint)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid value for {origin}: {value!r} ({exc})") from None
+
+
+def _coerce_value(value: Any, hint: Any) -> Any:
+    from_env = isinstance(value, _EnvString)
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(map(str, choices))}")
+        return str(value)
+    if typing.get_origin(hint) is tuple:
+        if from_env:
+            return tuple(item.strip() for item in str(value).split(",") if item.strip())
+        if not isinstance(value, list | tuple):
+            raise TypeError("expected a list")
+        return tuple(str(item) for item in value)
+    if hint is bool:
+        if from_env:
+            lowered = str(value).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if not isinstance(value, bool):
+            raise TypeError("expected true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool):
+            raise TypeError("expected an integer")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool):
+            raise TypeError("expected a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError("expected a string")
+        return str(value)
+    if isinstance(hint, types.UnionType):  # pragma: no cover - no such settings yet
+        raise TypeError("union settings are not supported")
+    raise TypeError(f"unsupported setting type {hint!r}")
+
+
+def _validate(s: Settings) -> None:
+    checks: list[tuple[bool, str]] = [
+        (0 < s.server.port < 65536, "server.port must be 1..65535"),
+        (s.server.max_upload_bytes > 0, "server.max_upload_bytes must be positive"),
+        (s.models.auto_unload_s >= 0, "models.auto_unload_s must be >= 0 (0 = never)"),
+        (
+            1024 <= s.rtp.port_min <= s.rtp.port_max < 65536,
+            "rtp.port_min..rtp.port_max must be a range within 1024..65535",
+        ),
+        (s.rtp.latch_packets >= 1, "rtp.latch_packets must be >= 1"),
+        (0 < s.audiosocket.port < 65536, "audiosocket.port must be 1..65535"),
+        (s.session.ring_buffer_s >= 5, "session.ring_buffer_s must be >= 5"),
+        (0.5 <= s.session.force_commit_ratio < 1, "session.force_commit_ratio must be in [0.5, 1)"),
+        (s.vad.min_speech_ms >= 0 and s.vad.min_silence_ms >= 0, "vad durations must be >= 0"),
+        (s.audio.max_gain_db >= 0, "audio.max_gain_db must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def settings_as_dict(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data (for `inspect`-style output and the TOML mirror test)."""
+    return dataclasses.asdict(settings)

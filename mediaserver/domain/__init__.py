@@ -1,0 +1,1 @@
+"""pt-BR post-processing of final transcripts: ITN, entities, hot words, redaction."""

@@ -1,0 +1,1 @@
+"""Speech engines in worker processes, their supervisor and the model registry."""

@@ -1,0 +1,1 @@
+"""Speech-to-text engines (run inside worker processes)."""

@@ -1,0 +1,75 @@
+"""Structured logging and Prometheus metrics.
+
+Log events are static strings with fields; no field ever carries personal data (caller
+numbers, DTMF digits, transcripts, entity values). Metrics live in one registry owned here so
+that tests and several app instances in one process do not collide.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from mediaserver.config import LoggingSettings
+
+METRIC_PREFIX = "mediaserver"
+
+
+def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
+    """Route structlog (and stdlib logging) to one renderer: JSON lines or console."""
+    out = stream if stream is not None else sys.stderr
+    level = logging.getLevelNamesMapping().get(settings.level.upper())
+    if level is None:
+        raise ValueError(f"unknown log level {settings.level!r}")
+    use_json = settings.format == "json" or (settings.format == "auto" and not out.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=level, stream=out, format="%(name)s %(levelname)s %(message)s")
+
+
+class Metrics:
+    """Every Prometheus metric of the server, in one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        p = METRIC_PREFIX
+        self.http_requests = Counter(
+            f"{p}_http_requests_total", "HTTP requests", ["route", "status"], registry=r
+        )
+        self.hot_word_hits = Counter(
+            f"{p}_hot_word_hits_total", "Words replaced by a configured hot word", registry=r
+        )
+        self.itn_failures = Counter(
+            f"{p}_itn_failures_total",
+            "Sentences where the NeMo normalizer failed and the fallback pass was used",
+            registry=r,
+        )
+        self.stt_muted_frames = Counter(
+            f"{p}_stt_muted_frames_total",
+            "Input frames not fed to VAD/STT while the call speaks",
+            registry=r,
+        )
+        self.postprocess_seconds = Histogram(
+            f"{p}_postprocess_seconds",
+            "Post-processing time per final segment",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=r,
+        )

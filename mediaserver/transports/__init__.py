@@ -1,0 +1,1 @@
+"""asyncio adapters that carry call audio: RTP, AudioSocket, WebRTC, WebSocket."""
