@@ -1,0 +1,151 @@
+"""The contract every speech-to-text engine implements (runs inside a worker process).
+
+The runtime consults `architecture` in exactly one place (where partials come from:
+LocalAgreement on re-decoded windows for encoder-decoder models, native for CTC) and
+`capabilities` for hot words, prompts and translation. Nothing else branches on the engine.
+
+Audio crossing this interface is mono float32 in [-1, 1] at 16 kHz.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Audio = npt.NDArray[np.float32]
+Task = Literal["transcribe", "translate"]
+
+
+class Architecture(StrEnum):
+    ENCODER_DECODER = "encoder-decoder"
+    CTC = "ctc"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    hot_words: bool = False  # decode-time biasing; otherwise the runtime corrects after decoding
+    initial_prompt: bool = False  # cross-segment context through a text prompt
+    translation: bool = False
+    language_detection: bool = False
+    word_timestamps: bool = False
+    native_partials: bool = False  # the engine streams its own partial hypotheses
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    start: float  # seconds from the start of the audio given to the engine
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 0.0
+    temperature: float = 0.0
+    tokens: tuple[int, ...] = ()
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str
+    duration: float  # seconds of audio transcribed
+    segments: tuple[Segment, ...] = ()
+    language_probability: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeOptions:
+    language: str | None = None  # None: detect (when capabilities.language_detection)
+    task: Task = "transcribe"
+    prompt: str | None = None  # initial prompt / cross-segment context
+    hot_words: tuple[str, ...] = ()
+    temperature: float | tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    word_timestamps: bool = False
+    beam_size: int = 5
+    # Long files: the engine may batch windows (faster-whisper BatchedInferencePipeline).
+    batched: bool = False
+    batch_size: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """What a stream knows after the audio it has been fed so far."""
+
+    text: str
+    words: tuple[Word, ...] = ()
+    # True only for a finalized segment (after `finish`); partials are False.
+    is_final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What the engine needs from the model's manifest to load it."""
+
+    name: str
+    path: Path
+    engine: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    threads: int = 0  # 0 = engine default
+
+
+ProgressCallback = Callable[[float, float], None]  # (seconds done, total seconds)
+
+
+class SttStream(Protocol):
+    """One utterance being transcribed incrementally."""
+
+    def accept(self, audio: Audio) -> Hypothesis:
+        """Feed more audio (>= 100 ms); return the current hypothesis for all audio so far."""
+
+    def finish(self) -> Hypothesis:
+        """No more audio: return the final hypothesis (`is_final=True`)."""
+
+
+class SttEngine(Protocol):
+    architecture: Architecture
+    capabilities: Capabilities
+
+    def load(self, model: ModelInfo) -> None: ...
+
+    def transcribe_file(
+        self,
+        audio: Audio,
+        options: TranscribeOptions,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript: ...
+
+    def open_stream(self, options: TranscribeOptions) -> SttStream: ...
+
+    def unload(self) -> None: ...
+
+    def health(self) -> Mapping[str, Any]: ...
+
+
+class ModelNotFoundError(LookupError):
+    """A model was asked for that is not installed; the message names the command that fixes it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"model {name!r} is not installed; run `mediaserver pull {name}` "
+            f"(or `mediaserver pull {name} --from DIR` to import a local copy)"
+        )
+        self.name = name
+
+
+class ModelLoadError(RuntimeError):
+    """The model directory exists but the engine could not load it (corrupt or wrong engine)."""
