@@ -8,8 +8,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# torch CPU first: kokoro and silero-vad depend on torch, and without this pip picks a CUDA build.
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# torch first: kokoro and silero-vad depend on torch. Pass your CPU wheel index as TORCH_INDEX
+# (`--build-arg TORCH_INDEX=...`) to avoid the multi-GB CUDA build that the default index resolves.
+ARG TORCH_INDEX=""
+RUN pip install --no-cache-dir torch==2.13.0 ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
 COPY pyproject.toml README.md ./
 COPY mediaserver ./mediaserver
 COPY conf ./conf
