@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+
+from mediaserver.config import LoggingSettings
+from mediaserver.observability import Metrics, configure_logging
+
+
+def test_json_lines_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(level="info", format="auto"), stream=out)
+    structlog.get_logger("t").info("call.started", call_id="abc", codec="PCMU")
+    structlog.get_logger("t").debug("hidden.below.level")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["event"] == "call.started"
+    assert record["call_id"] == "abc"
+    assert record["level"] == "info"
+    assert "timestamp" in record
+
+
+def test_console_format_is_not_json() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(format="console"), stream=out)
+    structlog.get_logger("t").warning("engine.restart", attempt=2)
+    text = out.getvalue()
+    assert "engine.restart" in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+def test_unknown_level_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown log level"):
+        configure_logging(LoggingSettings(level="chatty"), stream=io.StringIO())
+
+
+def test_metrics_registries_are_independent() -> None:
+    a, b = Metrics(), Metrics()
+    a.hot_word_hits.inc(3)
+    assert a.registry.get_sample_value("mediaserver_hot_word_hits_total") == 3
+    assert b.registry.get_sample_value("mediaserver_hot_word_hits_total") == 0
