@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mediaserver.audio.events import PIPELINE_RATE, SpeechEnd, SpeechStart
+from mediaserver.audio.events import PIPELINE_RATE, SpeechEnd, SpeechStart, VadEvent
 from mediaserver.config import SessionSettings
 from mediaserver.session.events import (
     AudioOverrun,
@@ -106,6 +106,10 @@ class Session:
         """The call's audio; the shell reads committed spans from it (never writes)."""
         return self._ring
 
+    def read(self, start: int, end: int) -> Pcm16:
+        """A copy of the call's audio in [start, end) (e.g. a `CommitSegment`'s span)."""
+        return self._ring.read(start, end)
+
     @property
     def audio_position(self) -> int:
         """Samples received so far: the current end of the call's timeline."""
@@ -156,7 +160,7 @@ class Session:
         self._release()
         return out
 
-    def push_vad(self, events: Sequence[SpeechStart | SpeechEnd], now: float) -> list[Event]:
+    def push_vad(self, events: Sequence[VadEvent], now: float) -> list[Event]:
         """Apply the VAD's decisions (computed outside, batched across calls)."""
         out = self._advance(now)
         applied = self._check_vad(events)
@@ -263,12 +267,10 @@ class Session:
         if not self._ledger.pending:
             self._fire(Trigger.FLUSHED, now, out)
 
-    def _check_vad(
-        self, events: Sequence[SpeechStart | SpeechEnd]
-    ) -> list[SpeechStart | SpeechEnd]:
+    def _check_vad(self, events: Sequence[VadEvent]) -> list[VadEvent]:
         """Validate a whole batch against a copy of the state; the events to apply."""
         state, last, written = self._state, self._vad_sample, self._ring.written
-        applied: list[SpeechStart | SpeechEnd] = []
+        applied: list[VadEvent] = []
         for event in events:
             if isinstance(event, SpeechStart):
                 trigger = Trigger.SPEECH_START
