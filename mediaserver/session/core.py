@@ -156,7 +156,7 @@ class Session:
         crossed = self._ring.write(pcm16k)
         self._fire(Trigger.AUDIO, now, out)
         if crossed and self._speech_start is not None:
-            self._cut(self._ring.written, now, out, forced=True)
+            self._cut(self._ring.written, out, forced=True)
         self._release()
         return out
 
@@ -180,7 +180,7 @@ class Session:
         """Commit the speech heard so far without waiting for its end (no-op unless ACTIVE)."""
         out = self._advance(now)
         if self._speech_start is not None:
-            self._cut(self._ring.written, now, out, forced=True)
+            self._cut(self._ring.written, out, forced=True)
             self._release()
         return out
 
@@ -262,7 +262,7 @@ class Session:
 
     def _flush(self, now: float, out: list[Event]) -> None:
         if self._speech_start is not None:
-            self._cut(self._ring.written, now, out, forced=False)
+            self._cut(self._ring.written, out, forced=False)
             self._speech_start = None
         if not self._ledger.pending:
             self._fire(Trigger.FLUSHED, now, out)
@@ -302,10 +302,10 @@ class Session:
         self._vad_sample = sample
         out.append(SpeechEnded(sample, sample_to_ms(sample)))
         self._fire(Trigger.SPEECH_END, now, out)
-        self._cut(sample, now, out, forced=False)
+        self._cut(sample, out, forced=False)
         self._speech_start = None
 
-    def _cut(self, end: int, now: float, out: list[Event], *, forced: bool) -> None:
+    def _cut(self, end: int, out: list[Event], *, forced: bool) -> None:
         """Commit the open speech up to `end`; speech, if still going on, resumes from there."""
         start = self._speech_start
         if start is None or end <= start:
