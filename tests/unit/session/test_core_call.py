@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable
@@ -109,9 +108,8 @@ RETURN_FROM_HOLD = [(S.SILENCE, S.HOLD), (S.HOLD, S.ACTIVE), (S.ACTIVE, S.SILENC
 def test_thirty_minute_call_with_two_holds() -> None:
     events: list[Event] = []
     ring_bytes: list[int] = []
-    started = time.perf_counter()
+    # Wall time is measured in benchmarks/media_pipeline.py, never asserted in a test.
     session = drive(events.append, lambda s, minute: ring_bytes.append(s.ring.nbytes))
-    elapsed = time.perf_counter() - started
 
     assert [(e.from_state, e.to_state) for e in events if isinstance(e, StateChanged)] == [
         (S.INIT, S.SILENCE),
@@ -155,7 +153,6 @@ def test_thirty_minute_call_with_two_holds() -> None:
     # Bounded memory: the one preallocated ring, the same size every minute.
     assert len(ring_bytes) == 30
     assert set(ring_bytes) == {60 * RATE * 2}
-    assert elapsed < 2.0, f"a 30-minute call took {elapsed:.2f} s to simulate"
 
 
 def test_thirty_minute_call_memory_stays_flat() -> None:
