@@ -8,6 +8,7 @@ decoded, holds no audio, or runs past the limits raises `AudioDecodeError` with 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -102,30 +103,34 @@ def decode_audio(
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    stream_file = _as_file(source)
-    started = clock()
-    try:
-        container = _open(stream_file)
-    except av.error.FFmpegError as exc:
-        raise AudioDecodeError(_open_failure(stream_file, exc)) from None
-    with container:
+    with contextlib.ExitStack() as stack:
+        file = _as_file(source, stack)
+        started = clock()
+        try:
+            container = stack.enter_context(_open(file))
+        except av.error.FFmpegError as exc:
+            raise AudioDecodeError(_open_failure(file, exc)) from None
         return _decode(container, sample_rate, channels, dtype, limits, clock, started)
 
 
-def _as_file(source: Source) -> IO[bytes]:
+def _as_file(source: Source, stack: contextlib.ExitStack) -> IO[bytes]:
+    """A seekable binary file for `source`; a path is opened (and closed by `stack`)."""
     if isinstance(source, bytes | bytearray | memoryview):
         if len(source) == 0:
             raise AudioDecodeError("empty input")
-        return io.BytesIO(bytes(source))
+        return io.BytesIO(source)
     if isinstance(source, str | os.PathLike):
         text = os.fspath(source)
         if _URL_RE.match(text):
             raise AudioDecodeError(f"only local files can be decoded, not URLs ({text[:40]!r})")
         try:
-            data = Path(text).read_bytes()
+            # Python opens the file, so FFmpeg never resolves a name or a protocol itself.
+            file = stack.enter_context(Path(text).open("rb"))  # noqa: SIM115 - the stack closes it
         except OSError as exc:
             raise AudioDecodeError(f"cannot read {text}: {exc.strerror or exc}") from None
-        return _as_file(data)
+        if os.fstat(file.fileno()).st_size == 0:
+            raise AudioDecodeError("empty input")
+        return file
     return source
 
 

@@ -244,3 +244,18 @@ def test_damaged_packets_are_skipped_and_counted(tmp_path: Path) -> None:
     assert 1.5 < audio.duration_s < 2.1
     with pytest.raises(AudioDecodeError, match="too many corrupt packets"):
         decode_audio(damaged, limits=DecodeLimits(max_corrupt_packets=0))
+
+
+def test_bytes_like_and_open_file_inputs(tmp_path: Path, stereo_44k: bytes) -> None:
+    expected = decode_audio(stereo_44k).mono
+    np.testing.assert_array_equal(decode_audio(memoryview(stereo_44k)).mono, expected)
+    path = tmp_path / "st.wav"
+    path.write_bytes(stereo_44k)
+    with path.open("rb") as f:
+        np.testing.assert_array_equal(decode_audio(f).mono, expected)
+    np.testing.assert_array_equal(decode_audio(str(path)).mono, expected)
+
+
+def test_directory_is_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(AudioDecodeError, match="cannot read"):
+        decode_audio(tmp_path)
