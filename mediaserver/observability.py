@@ -19,9 +19,22 @@ from mediaserver.config import LoggingSettings
 METRIC_PREFIX = "mediaserver"
 
 
+class _Stderr:
+    """sys.stderr looked up at each write, so a replaced stderr (tests, daemons) is followed."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
     """Route structlog (and stdlib logging) to one renderer: JSON lines or console."""
-    out = stream if stream is not None else sys.stderr
+    out: TextIO = stream if stream is not None else _Stderr()  # type: ignore[assignment]
     level = logging.getLevelNamesMapping().get(settings.level.upper())
     if level is None:
         raise ValueError(f"unknown log level {settings.level!r}")
@@ -41,7 +54,9 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level, stream=out, format="%(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=level, stream=out, format="%(name)s %(levelname)s %(message)s", force=True
+    )
 
 
 class Metrics:

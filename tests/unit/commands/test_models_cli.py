@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -9,21 +8,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-import structlog
 
 from mediaserver.cli import main
 from mediaserver.engines import hub
 from tests.unit.engines.model_dirs import make_model_dir
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() points logging at the current (captured) stderr; undo that for later tests."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    yield
-    structlog.reset_defaults()
-    root.handlers[:] = handlers
 
 
 @pytest.fixture
