@@ -215,14 +215,17 @@ def wenet_tokens() -> list[str]:
 def _ctc_head(rng: np.random.Generator, vocab: int) -> tuple[npt.NDArray[np.float32], ...]:
     """Projection from fbank frames to token logits that says <blank> on silence.
 
-    Log-mel features sit near -15 on digital silence and well above -5 on speech, so a blank
-    column of negative weights wins on silence and loses to the random token columns on sound.
+    sherpa-onnx feeds WeNet models int16-scale samples; its log-mel features average about -16 on
+    digital silence (0..5 once the offline front end dithers it) and above 18 on noise at 0.1
+    RMS. The blank logit falls with the mean feature and crosses the random token logits near 14.
     """
     weight = _rand(rng, _FBANK_DIM, vocab, scale=0.1)
-    weight[:, 0] = -0.08
+    # Zero-mean token columns react to the spectral shape, not the loudness: varied tokens.
+    weight -= weight.mean(axis=0, keepdims=True)
+    weight[:, 0] = -0.1
     weight[:, -1] = 0.0
     bias = np.zeros(vocab, dtype=np.float32)
-    bias[0] = -6.0
+    bias[0] = 0.1 * _FBANK_DIM * 14.0
     bias[-1] = -1e4  # <sos/eos> is never emitted by CTC
     return weight, bias
 
