@@ -44,7 +44,7 @@ class WhisperSettings:
     """Per-model settings read from the manifest's `config` table."""
 
     device: str = "cpu"
-    compute_type: str = "int8"
+    compute_type: str = "int8"  # default: int8 on CPU, float16 on CUDA
     # Hallucination guards (faster-whisper's own, plus the segment filter below).
     no_speech_threshold: float | None = 0.6
     compression_ratio_threshold: float | None = 2.4
@@ -59,9 +59,11 @@ class WhisperSettings:
         redecode = config_value(config, "stream_redecode_seconds", defaults.stream_redecode_seconds)
         if redecode < 0:
             raise ModelLoadError("model config 'stream_redecode_seconds' must be >= 0")
+        device = config_value(config, "device", defaults.device)
+        compute_default = "float16" if device == "cuda" else defaults.compute_type
         return cls(
-            device=config_value(config, "device", defaults.device),
-            compute_type=config_value(config, "compute_type", defaults.compute_type),
+            device=device,
+            compute_type=config_value(config, "compute_type", compute_default),
             no_speech_threshold=optional_float(config, "no_speech_threshold", 0.6),
             compression_ratio_threshold=optional_float(config, "compression_ratio_threshold", 2.4),
             log_prob_threshold=optional_float(config, "log_prob_threshold", -1.0),
@@ -223,7 +225,11 @@ class FasterWhisperEngine:
 
 
 class WhisperStream:
-    """Buffers one utterance; re-decodes it when enough new audio has arrived."""
+    """Buffers one utterance; re-decodes it when enough new audio has arrived.
+
+    Every re-decode covers the whole utterance, so its cost grows with the utterance: the
+    runtime bounds that by committing at speech end or at its maximum segment length.
+    """
 
     def __init__(self, engine: FasterWhisperEngine, options: TranscribeOptions, step: float):
         self._engine = engine

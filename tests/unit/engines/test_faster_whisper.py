@@ -24,8 +24,11 @@ def texts(engine: SttEngine, options: TranscribeOptions) -> list[str]:
 
 def test_capabilities() -> None:
     caps = FasterWhisperEngine.capabilities
-    assert caps.hot_words and caps.initial_prompt and caps.translation
-    assert caps.language_detection and caps.word_timestamps
+    assert caps.hot_words
+    assert caps.initial_prompt
+    assert caps.translation
+    assert caps.language_detection
+    assert caps.word_timestamps
 
 
 def test_detects_the_language_when_none_is_given(whisper_engine: SttEngine) -> None:
@@ -67,10 +70,13 @@ def test_word_timestamps(whisper_engine: SttEngine) -> None:
     for word in words:
         assert 0.0 <= word.start <= word.end <= transcript.duration
         assert 0.0 <= word.probability <= 1.0
-        assert word.word == word.word.strip() and word.word
+        assert word.word == word.word.strip()
+        assert word.word
     starts = [word.start for word in words]
     assert starts == sorted(starts)
-    assert all(not s.words for s in whisper_engine.transcribe_file(noise_utterance(), GREEDY).segments)
+    assert all(
+        not s.words for s in whisper_engine.transcribe_file(noise_utterance(), GREEDY).segments
+    )
 
 
 def test_batched_long_file_covers_every_window(whisper_engine: SttEngine) -> None:
@@ -123,6 +129,8 @@ def test_settings_from_manifest_config() -> None:
     assert settings.compute_type == "float32"
     assert settings.log_prob_threshold == -2.0
     assert settings.no_speech_threshold is None
+    assert WhisperSettings.from_config({}).compute_type == "int8"
+    assert WhisperSettings.from_config({"device": "cuda"}).compute_type == "float16"
     with pytest.raises(ModelLoadError, match="condition_on_previous_text"):
         WhisperSettings.from_config({"condition_on_previous_text": "yes"})
     with pytest.raises(ModelLoadError, match="stream_redecode_seconds"):

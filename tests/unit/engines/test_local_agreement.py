@@ -10,7 +10,7 @@ def feed(agreement: LocalAgreement, *hypotheses: str) -> list[str]:
 
 
 def test_first_hypothesis_commits_nothing() -> None:
-    result = LocalAgreement().update("bom dia".split())
+    result = LocalAgreement().update(["bom", "dia"])
     assert result.committed == ()
     assert result.tentative == ("bom", "dia")
     assert result.text == "bom dia"
@@ -24,7 +24,7 @@ def test_commits_the_common_prefix_of_the_last_two() -> None:
 def test_disagreement_commits_nothing_new() -> None:
     agreement = LocalAgreement()
     feed(agreement, "quero", "quero ver")
-    result = agreement.update("quero falar com".split())
+    result = agreement.update(["quero", "falar", "com"])
     assert result.committed == ("quero",)
     assert result.newly_committed == ()
     assert result.tentative == ("falar", "com")
@@ -35,7 +35,7 @@ def test_committed_text_only_grows_even_if_a_redecode_rewords_it() -> None:
     feed(agreement, "o pix caiu", "o pix caiu hoje")
     assert agreement.committed == ("o", "pix", "caiu")
     # The model now rewrites a committed word; what was published stands.
-    result = agreement.update("o pics caiu hoje cedo".split())
+    result = agreement.update(["o", "pics", "caiu", "hoje", "cedo"])
     assert result.committed[:3] == ("o", "pix", "caiu")
     assert result.committed == ("o", "pix", "caiu", "hoje")
     assert result.newly_committed == ("hoje",)
@@ -50,12 +50,12 @@ def test_comparison_ignores_case_and_punctuation() -> None:
 def test_finish_flushes_the_rest_and_starts_over() -> None:
     agreement = LocalAgreement()
     feed(agreement, "meu cpf", "meu cpf é")
-    final = agreement.finish("meu cpf é um dois três".split())
+    final = agreement.finish(["meu", "cpf", "é", "um", "dois", "três"])
     assert final.committed == ("meu", "cpf", "é", "um", "dois", "três")
     assert final.newly_committed == ("é", "um", "dois", "três")
     assert final.tentative == ()
     assert agreement.committed == ()
-    assert agreement.update("novo".split()).committed == ()
+    assert agreement.update(["novo"]).committed == ()
 
 
 def test_finish_shorter_than_committed_adds_nothing() -> None:

@@ -13,8 +13,8 @@ from mediaserver.engines.base import (
     Hypothesis,
     Segment,
     SttEngine,
-    Transcript,
     TranscribeOptions,
+    Transcript,
 )
 from mediaserver.engines.stt import ENGINES, create_engine
 from tests.unit.engines.conftest import noise_utterance

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -17,8 +18,11 @@ OPTIONS = TranscribeOptions()
 
 def test_capabilities_are_honest() -> None:
     caps = WenetCtcEngine.capabilities
-    assert caps.native_partials and caps.word_timestamps
-    assert not (caps.hot_words or caps.initial_prompt or caps.translation)
+    assert caps.native_partials
+    assert caps.word_timestamps
+    assert not caps.hot_words
+    assert not caps.initial_prompt
+    assert not caps.translation
     assert not caps.language_detection
 
 
@@ -59,7 +63,8 @@ def test_long_files_are_decoded_in_windows(wenet_dir: Path) -> None:
     assert seen == pytest.approx([1.0, 2.0, 3.0])
     assert [s.start for s in transcript.segments] == [0.0, 1.0, 2.0]
     later = [w for s in transcript.segments[1:] for w in s.words]
-    assert later and all(w.start >= 1.0 for w in later)
+    assert later
+    assert all(w.start >= 1.0 for w in later)
 
 
 def test_native_partials_grow_chunk_by_chunk(wenet_engine: SttEngine) -> None:
@@ -69,10 +74,11 @@ def test_native_partials_grow_chunk_by_chunk(wenet_engine: SttEngine) -> None:
     assert texts[0] == ""  # 100 ms of silence
     nonempty = [t for t in texts if t]
     assert len(set(nonempty)) > 2, "partials change as chunks are decoded, without waiting"
-    for before, after in zip(texts, texts[1:], strict=False):
+    for before, after in itertools.pairwise(texts):
         assert after.startswith(before)  # greedy CTC partials only grow
     final = stream.finish()
-    assert final.is_final and final.text.startswith(texts[-1])
+    assert final.is_final
+    assert final.text.startswith(texts[-1])
 
 
 def test_silence_stream_says_nothing(wenet_engine: SttEngine) -> None:
@@ -100,7 +106,7 @@ def test_missing_file_is_named(wenet_dir: Path, tmp_path: Path, missing: str) ->
 def test_corrupt_onnx_is_a_load_error(wenet_dir: Path, tmp_path: Path) -> None:
     broken = shutil.copytree(wenet_dir, tmp_path / "broken")
     (broken / "model.onnx").write_bytes(b"\x00garbage")
-    with pytest.raises(ModelLoadError, match="model.onnx is not a loadable ONNX model"):
+    with pytest.raises(ModelLoadError, match=r"model\.onnx is not a loadable ONNX model"):
         create_engine("wenet-ctc").load(model_info("wenet-ctc", broken))
 
 
