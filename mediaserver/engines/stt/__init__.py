@@ -1,1 +1,28 @@
-"""Speech-to-text engines (run inside worker processes)."""
+"""Speech-to-text engines (run inside worker processes).
+
+`create_engine` imports an engine's module only when asked for it, so a worker loads the heavy
+library of its own engine (CTranslate2 or sherpa-onnx) and nothing else.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from mediaserver.engines.base import SttEngine
+
+# engine name (as in a model manifest) -> (module, class)
+ENGINES: dict[str, tuple[str, str]] = {
+    "faster-whisper": ("mediaserver.engines.stt.faster_whisper", "FasterWhisperEngine"),
+    "wenet-ctc": ("mediaserver.engines.stt.wenet_ctc", "WenetCtcEngine"),
+}
+
+
+def create_engine(engine_name: str) -> SttEngine:
+    """A new, unloaded engine for `engine_name`; ValueError naming the known engines otherwise."""
+    try:
+        module_name, class_name = ENGINES[engine_name]
+    except KeyError:
+        known = ", ".join(sorted(ENGINES))
+        raise ValueError(f"unknown STT engine {engine_name!r}; known engines: {known}") from None
+    engine: SttEngine = getattr(import_module(module_name), class_name)()
+    return engine

@@ -1,0 +1,295 @@
+"""faster-whisper (CTranslate2 Whisper): the encoder-decoder engine.
+
+Partials come from re-decoding the growing utterance (the runtime applies LocalAgreement to
+them); hot words go in through faster-whisper's `hotwords` prompt, context through
+`initial_prompt`. VAD is the runtime's job, so faster-whisper's own VAD filter stays off.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mediaserver.engines.base import (
+    Architecture,
+    Audio,
+    Capabilities,
+    Hypothesis,
+    ModelInfo,
+    ModelLoadError,
+    ProgressCallback,
+    Segment,
+    TranscribeOptions,
+    Transcript,
+    Word,
+)
+from mediaserver.engines.stt._common import (
+    SAMPLE_RATE,
+    check_audio,
+    config_value,
+    optional_float,
+    require_files,
+)
+
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+_WINDOW_SECONDS = 30.0  # Whisper's receptive field; batched decoding clips the file into these
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperSettings:
+    """Per-model settings read from the manifest's `config` table."""
+
+    device: str = "cpu"
+    compute_type: str = "int8"  # default: int8 on CPU, float16 on CUDA
+    # Hallucination guards (faster-whisper's own, plus the segment filter below).
+    no_speech_threshold: float | None = 0.6
+    compression_ratio_threshold: float | None = 2.4
+    log_prob_threshold: float | None = -1.0
+    condition_on_previous_text: bool = True
+    # A stream re-decodes only after this much new audio, bounding cost per second of speech.
+    stream_redecode_seconds: float = 0.5
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> WhisperSettings:
+        defaults = cls()
+        redecode = config_value(config, "stream_redecode_seconds", defaults.stream_redecode_seconds)
+        if redecode < 0:
+            raise ModelLoadError("model config 'stream_redecode_seconds' must be >= 0")
+        device = config_value(config, "device", defaults.device)
+        compute_default = "float16" if device == "cuda" else defaults.compute_type
+        return cls(
+            device=device,
+            compute_type=config_value(config, "compute_type", compute_default),
+            no_speech_threshold=optional_float(config, "no_speech_threshold", 0.6),
+            compression_ratio_threshold=optional_float(config, "compression_ratio_threshold", 2.4),
+            log_prob_threshold=optional_float(config, "log_prob_threshold", -1.0),
+            condition_on_previous_text=config_value(
+                config, "condition_on_previous_text", defaults.condition_on_previous_text
+            ),
+            stream_redecode_seconds=redecode,
+        )
+
+
+def looks_hallucinated(segment: Segment, settings: WhisperSettings) -> bool:
+    """Text Whisper invents over non-speech: "no speech" is likely and the text is unsure."""
+    if settings.no_speech_threshold is None or settings.log_prob_threshold is None:
+        return False
+    return (
+        segment.no_speech_prob > settings.no_speech_threshold
+        and segment.avg_logprob < settings.log_prob_threshold
+    )
+
+
+class FasterWhisperEngine:
+    architecture = Architecture.ENCODER_DECODER
+    capabilities = Capabilities(
+        hot_words=True,
+        initial_prompt=True,
+        translation=True,
+        language_detection=True,
+        word_timestamps=True,
+        native_partials=False,
+    )
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._batched: Any = None
+        self._info: ModelInfo | None = None
+        self._settings = WhisperSettings()
+
+    def load(self, model: ModelInfo) -> None:
+        settings = WhisperSettings.from_config(model.config)
+        require_files(model.path, *REQUIRED_FILES)
+        if not any((model.path / name).is_file() for name in ("vocabulary.json", "vocabulary.txt")):
+            raise ModelLoadError(f"model directory {model.path} has no vocabulary.json")
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        try:
+            whisper = WhisperModel(
+                str(model.path),
+                device=settings.device,
+                compute_type=settings.compute_type,
+                cpu_threads=model.threads,
+                local_files_only=True,
+            )
+        except Exception as exc:  # CTranslate2 raises plain RuntimeError/ValueError on bad files
+            raise ModelLoadError(f"cannot load Whisper model from {model.path}: {exc}") from exc
+        self._model = whisper
+        self._batched = BatchedInferencePipeline(whisper)
+        self._info = model
+        self._settings = settings
+
+    @property
+    def supported_languages(self) -> tuple[str, ...]:
+        return tuple(self._loaded().supported_languages)
+
+    def transcribe_file(
+        self,
+        audio: Audio,
+        options: TranscribeOptions,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        check_audio(audio)
+        self._check_options(options)
+        duration = len(audio) / SAMPLE_RATE
+        segments, info = self._decode(audio, options, partial=False)
+        kept: list[Segment] = []
+        for raw in segments:
+            segment = _segment(len(kept), raw, duration)
+            if progress is not None:
+                progress(min(segment.end, duration), duration)
+            if not looks_hallucinated(segment, self._settings) and segment.text:
+                kept.append(segment)
+        if progress is not None:
+            progress(duration, duration)
+        return Transcript(
+            text=" ".join(segment.text for segment in kept),
+            language=info.language,
+            duration=duration,
+            segments=tuple(kept),
+            language_probability=float(info.language_probability),
+        )
+
+    def open_stream(self, options: TranscribeOptions) -> WhisperStream:
+        self._check_options(options)
+        return WhisperStream(self, options, self._settings.stream_redecode_seconds)
+
+    def unload(self) -> None:
+        self._model = None
+        self._batched = None
+        self._info = None
+        gc.collect()  # CTranslate2 frees the weights when the last reference goes
+
+    def health(self) -> Mapping[str, Any]:
+        return {
+            "engine": "faster-whisper",
+            "loaded": self._model is not None,
+            "model": self._info.name if self._info else None,
+            "device": self._settings.device,
+            "compute_type": self._settings.compute_type,
+        }
+
+    def hypothesis(self, audio: Audio, options: TranscribeOptions, *, final: bool) -> Hypothesis:
+        """Decode one whole utterance (used by `WhisperStream`)."""
+        segments, _ = self._decode(audio, options, partial=not final)
+        duration = len(audio) / SAMPLE_RATE
+        converted = [_segment(i, raw, duration) for i, raw in enumerate(segments)]
+        kept = [s for s in converted if s.text and not looks_hallucinated(s, self._settings)]
+        words = tuple(word for segment in kept for word in segment.words)
+        return Hypothesis(" ".join(s.text for s in kept), words, is_final=final)
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            raise RuntimeError("no model loaded: call load() first")
+        return self._model
+
+    def _check_options(self, options: TranscribeOptions) -> None:
+        languages = self._loaded().supported_languages
+        if options.language is not None and options.language not in languages:
+            raise ValueError(f"language {options.language!r} is not one this model knows")
+        if options.task not in ("transcribe", "translate"):
+            raise ValueError(f"task must be 'transcribe' or 'translate', got {options.task!r}")
+        if options.beam_size < 1 or options.batch_size < 1:
+            raise ValueError("beam_size and batch_size must be >= 1")
+
+    def _decode(self, audio: Audio, options: TranscribeOptions, *, partial: bool) -> Any:
+        settings = self._settings
+        kwargs: dict[str, Any] = {
+            "language": options.language,
+            "task": options.task,
+            "beam_size": options.beam_size,
+            "word_timestamps": options.word_timestamps,
+            "initial_prompt": options.prompt or None,
+            "hotwords": ", ".join(options.hot_words) or None,
+            "vad_filter": False,
+            "no_speech_threshold": settings.no_speech_threshold,
+            "compression_ratio_threshold": settings.compression_ratio_threshold,
+            "log_prob_threshold": settings.log_prob_threshold,
+            # Partials are redone every half second: one greedy-ish pass, no fallback ladder.
+            "temperature": 0.0 if partial else options.temperature,
+            "condition_on_previous_text": settings.condition_on_previous_text and not partial,
+        }
+        model = self._loaded()
+        if options.batched and not partial:
+            clips = _windows(len(audio) / SAMPLE_RATE)
+            segments, info = self._batched.transcribe(
+                audio, batch_size=options.batch_size, clip_timestamps=clips, **kwargs
+            )
+        else:
+            segments, info = model.transcribe(audio, **kwargs)
+        return segments, info
+
+
+class WhisperStream:
+    """Buffers one utterance; re-decodes it when enough new audio has arrived.
+
+    Every re-decode covers the whole utterance, so its cost grows with the utterance: the
+    runtime bounds that by committing at speech end or at its maximum segment length.
+    """
+
+    def __init__(self, engine: FasterWhisperEngine, options: TranscribeOptions, step: float):
+        self._engine = engine
+        self._options = options
+        self._step_samples = int(step * SAMPLE_RATE)
+        self._chunks: list[Audio] = []
+        self._samples = 0
+        self._decoded_samples = 0
+        self._last = Hypothesis("")
+        self._finished = False
+
+    def accept(self, audio: Audio) -> Hypothesis:
+        check_audio(audio)
+        if self._finished:
+            raise ValueError("stream already finished")
+        self._chunks.append(audio)
+        self._samples += len(audio)
+        if self._samples - self._decoded_samples >= max(self._step_samples, 1):
+            self._last = self._engine.hypothesis(self._audio(), self._options, final=False)
+            self._decoded_samples = self._samples
+        return self._last
+
+    def finish(self) -> Hypothesis:
+        if self._finished:
+            raise ValueError("stream already finished")
+        self._finished = True
+        if self._samples == 0:
+            return Hypothesis("", is_final=True)
+        return self._engine.hypothesis(self._audio(), self._options, final=True)
+
+    def _audio(self) -> Audio:
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0]
+
+
+def _windows(duration: float) -> list[dict[str, float]]:
+    """Consecutive 30 s clips covering the file (batched decoding needs explicit clips)."""
+    starts = np.arange(0.0, max(duration, 1e-3), _WINDOW_SECONDS)
+    return [{"start": float(s), "end": float(min(s + _WINDOW_SECONDS, duration))} for s in starts]
+
+
+def _segment(index: int, raw: Any, duration: float) -> Segment:
+    """faster-whisper's segment -> ours, with times clamped to the audio actually given."""
+
+    def clamp(t: float) -> float:
+        return float(min(max(t, 0.0), duration))
+
+    words: Iterable[Any] = raw.words or ()
+    return Segment(
+        id=index,
+        start=clamp(raw.start),
+        end=clamp(raw.end),
+        text=raw.text.strip(),
+        avg_logprob=float(raw.avg_logprob),
+        no_speech_prob=float(raw.no_speech_prob),
+        compression_ratio=float(raw.compression_ratio),
+        temperature=float(raw.temperature or 0.0),
+        tokens=tuple(raw.tokens),
+        words=tuple(
+            Word(clamp(w.start), clamp(w.end), w.word.strip(), float(w.probability)) for w in words
+        ),
+    )
