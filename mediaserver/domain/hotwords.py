@@ -13,6 +13,10 @@ Ordinary words must survive, so the loose matches carry guards, each one there b
 frequent word fell through without it:
 
 - a candidate of fewer than 3 letters is replaced only on an exact match (`de`, `o`, `um`);
+- a word split in two merges loosely only into a hot word of 5 letters or more: recognisers
+  split long unknown names (`nu banque`), while `do que` and `te de` are not `DOC` and `TED`;
+- a run of words is similar to a multi-word hot word only word by word (`tesouro de` is not
+  `Tesouro Direto`), and a split word merges on an exact or phonetic match only;
 - a hot word with a digit (`C6`) or fewer than 3 letters only matches exactly;
 - phonetic: the spellings are still at least 50 alike, which also spares computing the key of
   most candidates;
@@ -42,6 +46,7 @@ from mediaserver.domain.phonetic import phonetic_key
 SIMILARITY_THRESHOLD = 80.0
 _PHONETIC_MIN_RATIO = 50.0
 _MIN_LOOSE_LETTERS = 3
+_MIN_SPLIT_LETTERS = 5
 
 # Match classes, compared as the first element of a score tuple.
 _SIMILAR, _PHONETIC, _EXACT = 1, 2, 3
@@ -64,9 +69,17 @@ class _HotWord:
     text: str  # written verbatim on a match
     folded: str
     key: str
-    min_words: int  # a hot word of n words matches runs of n-1 .. n+1 words
-    max_words: int
+    parts: tuple[tuple[str, str], ...]  # (folded, key) of each of its words
     loose: bool  # may match phonetically or by ratio
+
+    @property
+    def min_words(self) -> int:
+        return len(self.parts)
+
+    @property
+    def max_words(self) -> int:
+        # n or n+1 words (one of them split in two), so the output never has more words
+        return len(self.parts) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +144,7 @@ class HotWordCorrector:
         windows = self._windows(tokens)
         if not windows:
             return text, 0
-        best = self._best_matches(windows)
+        best = self._best_matches(tokens, windows)
         chosen = _choose(windows, best)
         pieces: list[str] = []
         cursor = hits = 0
@@ -166,7 +179,9 @@ class HotWordCorrector:
                 windows.append(_Window(first, last, folded, core))
         return windows
 
-    def _best_matches(self, windows: Sequence[_Window]) -> dict[int, tuple[Score, int]]:
+    def _best_matches(
+        self, tokens: Sequence[_Token], windows: Sequence[_Window]
+    ) -> dict[int, tuple[Score, int]]:
         """For each window that matches some hot word: its best score and that hot word."""
         best: dict[int, tuple[Score, int]] = {}
         for index, window in enumerate(windows):
@@ -190,7 +205,8 @@ class HotWordCorrector:
         rows, columns = np.nonzero((ratios > 0) & self._allowed[sizes])
         for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
             index, hot_index = queries[row], self._loose_index[column]
-            score = self._loose_score(windows[index], hot_index, float(ratios[row, column]))
+            ratio = float(ratios[row, column])
+            score = self._loose_score(tokens, windows[index], hot_index, ratio)
             if score is not None and (index not in best or score > best[index][0]):
                 best[index] = (score, hot_index)
         return best
@@ -199,20 +215,32 @@ class HotWordCorrector:
         hot = self._hot_words[hot_index]
         return hot.min_words <= window.last - window.first + 1 <= hot.max_words
 
-    def _loose_score(self, window: _Window, hot_index: int, ratio: float) -> Score | None:
+    def _loose_score(
+        self, tokens: Sequence[_Token], window: _Window, hot_index: int, ratio: float
+    ) -> Score | None:
         """The phonetic or similarity score of `window` against a hot word, or None."""
         hot = self._hot_words[hot_index]
-        candidate = window.folded
+        size = window.last - window.first + 1
+        if size > len(hot.parts) and len(hot.folded) < _MIN_SPLIT_LETTERS:
+            return None
         key = phonetic_key(window.core)
         if key and key == hot.key:
-            return (_PHONETIC, ratio, len(candidate))
-        if (
-            ratio >= SIMILARITY_THRESHOLD
-            and key[:1] == hot.key[:1]
-            and not _is_extension(hot.folded, candidate)
+            return (_PHONETIC, ratio, len(window.folded))
+        if not _similar(window.folded, key, hot.folded, hot.key, ratio):
+            return None
+        if size == 1:
+            return (_SIMILAR, ratio, len(window.folded))
+        # A run of words is similar only word by word: otherwise `tesouro de` would pass for
+        # `Tesouro Direto` and `mercado o` for `Mercado Pago`, the short word standing in for
+        # the letters that are missing.
+        if size != len(hot.parts):
+            return None
+        for token, (part_folded, part_key) in zip(
+            tokens[window.first : window.last + 1], hot.parts, strict=True
         ):
-            return (_SIMILAR, ratio, len(candidate))
-        return None
+            if token.folded != part_folded and not _loosely_equal(token, part_folded, part_key):
+                return None
+        return (_SIMILAR, ratio, len(window.folded))
 
 
 def _parse_hot_word(position: int, raw: object) -> _HotWord:
@@ -224,14 +252,12 @@ def _parse_hot_word(position: int, raw: object) -> _HotWord:
     folded = fold(text)
     if not folded:
         raise ValueError(f"hot word #{position} ({text!r}) has no letters or digits")
-    words = len(text.split())
     letters_only = folded.isalpha()
     return _HotWord(
         text=text,
         folded=folded,
-        key=phonetic_key(folded) if letters_only else "",
-        min_words=max(1, words - 1),
-        max_words=words + 1,
+        key=phonetic_key(text) if letters_only else "",
+        parts=tuple((fold(word), phonetic_key(word)) for word in text.split()),
         loose=letters_only and len(folded) >= _MIN_LOOSE_LETTERS,
     )
 
@@ -258,6 +284,26 @@ def _tokenize(text: str) -> list[_Token]:
             )
         )
     return tokens
+
+
+def _similar(candidate: str, key: str, hot: str, hot_key: str, ratio: float) -> bool:
+    """Spelled alike, starting with the same sound, and not the hot word with letters added."""
+    return (
+        ratio >= SIMILARITY_THRESHOLD
+        and key[:1] == hot_key[:1]
+        and not _is_extension(hot, candidate)
+    )
+
+
+def _loosely_equal(token: _Token, hot: str, hot_key: str) -> bool:
+    """One word of a run against one word of a multi-word hot word."""
+    if len(token.folded) < _MIN_LOOSE_LETTERS or len(hot) < _MIN_LOOSE_LETTERS:
+        return False
+    ratio = fuzz.ratio(token.folded, hot)
+    key = phonetic_key(token.core)
+    if key == hot_key:
+        return ratio >= _PHONETIC_MIN_RATIO
+    return _similar(token.folded, key, hot, hot_key, ratio)
 
 
 def _is_extension(hot: str, candidate: str) -> bool:
