@@ -9,15 +9,16 @@ when one of these holds, best first:
 2. phonetic: it sounds the same under the pt-BR key of `phonetic.py` (`pics` → `PIX`);
 3. similar: rapidfuzz `ratio` of the folded forms is at least 80 (`bradeco` → `Bradesco`).
 
-Ordinary words must survive, so the loose matches carry guards, each one there because a
-frequent word fell through without it:
+Ordinary words must survive, so the loose matches carry guards, found by running frequent
+pt-BR words through them:
 
 - a candidate of fewer than 3 letters is replaced only on an exact match (`de`, `o`, `um`);
 - a word split in two merges loosely only into a hot word of 5 letters or more: recognisers
   split long unknown names (`nu banque`), while `do que` and `te de` are not `DOC` and `TED`;
 - a run of words is similar to a multi-word hot word only word by word (`tesouro de` is not
   `Tesouro Direto`), and a split word merges on an exact or phonetic match only;
-- a hot word with a digit (`C6`) or fewer than 3 letters only matches exactly;
+- a hot word of fewer than 3 letters matches only exactly; one with a digit (`C6`) matches
+  nothing, because words with digits are entities and left as written;
 - phonetic: the spellings are still at least 50 alike, which also spares computing the key of
   most candidates;
 - similar: both start with the same sound (`baixa`, `faixa` are not `Caixa`), and the candidate
@@ -53,15 +54,17 @@ _SIMILAR, _PHONETIC, _EXACT = 1, 2, 3
 
 _TOKEN = re.compile(r"\S+")
 _CORE = re.compile(r"\w(?:.*\w)?", re.DOTALL)
-_ENTITY_MARKS = frozenset("@$%/_")
+_ENTITY = re.compile(r"[\d@$%/_]")
 
-Score = tuple[int, float, int]  # (match class, ratio, letters covered)
+_Score = tuple[int, float, int]  # (match class, ratio, letters covered)
 
 
 def fold(text: str) -> str:
     """Lower case, accents removed, only letters and digits kept (spaces and marks dropped)."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(ch for ch in decomposed if ch.isalnum())
+    lowered = text.lower()
+    if lowered.isascii():  # the common case, without the cost of a decomposition
+        return lowered if lowered.isalnum() else "".join(filter(str.isalnum, lowered))
+    return "".join(filter(str.isalnum, unicodedata.normalize("NFD", lowered)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,11 @@ class _HotWord:
     def max_words(self) -> int:
         # n or n+1 words (one of them split in two), so the output never has more words
         return len(self.parts) + 1
+
+    @property
+    def max_loose_words(self) -> int:
+        """Recognisers split long unknown names (`nu banque`); `do que` is not `DOC`."""
+        return self.max_words if len(self.folded) >= _MIN_SPLIT_LETTERS else self.min_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +131,12 @@ class HotWordCorrector:
         self._loose_index = [i for i, hot in enumerate(entries) if hot.loose]
         self._loose_folded = [entries[i].folded for i in self._loose_index]
         self._max_window = max((hot.max_words for hot in entries), default=0)
+        # A run three times longer than every hot word is under 50 alike any of them.
+        self._max_letters = 3 * max((len(hot.folded) for hot in entries), default=0)
         # allowed[n, j]: a run of n words may be compared with loose hot word j.
         self._allowed = np.zeros((self._max_window + 1, len(self._loose_index)), dtype=bool)
         for j, i in enumerate(self._loose_index):
-            self._allowed[entries[i].min_words : entries[i].max_words + 1, j] = True
+            self._allowed[entries[i].min_words : entries[i].max_loose_words + 1, j] = True
 
     @property
     def hot_words(self) -> tuple[str, ...]:
@@ -175,15 +185,17 @@ class HotWordCorrector:
                 if current.blocked or previous.trail or current.lead:
                     break
                 folded += current.folded
+                if len(folded) > self._max_letters:
+                    break
                 core += current.core
                 windows.append(_Window(first, last, folded, core))
         return windows
 
     def _best_matches(
         self, tokens: Sequence[_Token], windows: Sequence[_Window]
-    ) -> dict[int, tuple[Score, int]]:
+    ) -> dict[int, tuple[_Score, int]]:
         """For each window that matches some hot word: its best score and that hot word."""
-        best: dict[int, tuple[Score, int]] = {}
+        best: dict[int, tuple[_Score, int]] = {}
         for index, window in enumerate(windows):
             hot_index = self._exact.get(window.folded)
             if hot_index is not None and self._fits(hot_index, window):
@@ -217,12 +229,10 @@ class HotWordCorrector:
 
     def _loose_score(
         self, tokens: Sequence[_Token], window: _Window, hot_index: int, ratio: float
-    ) -> Score | None:
+    ) -> _Score | None:
         """The phonetic or similarity score of `window` against a hot word, or None."""
         hot = self._hot_words[hot_index]
         size = window.last - window.first + 1
-        if size > len(hot.parts) and len(hot.folded) < _MIN_SPLIT_LETTERS:
-            return None
         key = phonetic_key(window.core)
         if key and key == hot.key:
             return (_PHONETIC, ratio, len(window.folded))
@@ -271,7 +281,7 @@ def _tokenize(text: str) -> list[_Token]:
             tokens.append(_Token(match.start(), match.end(), "", "", True, True, True))
             continue
         folded = fold(core.group())
-        blocked = not folded or any(ch.isdigit() or ch in _ENTITY_MARKS for ch in word)
+        blocked = not folded or _ENTITY.search(word) is not None
         tokens.append(
             _Token(
                 start=match.start() + core.start(),
@@ -314,7 +324,7 @@ def _is_extension(hot: str, candidate: str) -> bool:
     return all(ch in letters for ch in hot)
 
 
-def _choose(windows: Sequence[_Window], best: dict[int, tuple[Score, int]]) -> list[int]:
+def _choose(windows: Sequence[_Window], best: dict[int, tuple[_Score, int]]) -> list[int]:
     """Non-overlapping windows, best score first; returned in text order.
 
     A run of several words competes only if it beats every shorter run inside it.

@@ -32,51 +32,55 @@ from functools import lru_cache
 
 # Upper-case letters mark sounds that later rules must not touch: S is a /s/ that must not
 # voice to /z/ between vowels (`doce`, `passa`), K a /k/, G a hard g (`guerra`, not /ʒ/).
-_ORDERED_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        # 2. digraphs and the silent h
-        (r"ph", "f"),
-        (r"[cs]h", "x"),
-        (r"lh", "li"),
-        (r"nh", "ni"),
-        (r"h", ""),
-        # 3-4. sibilants and velars (before the single-letter rules below see c, q, g)
-        (r"(?:s|x)c(?=[ei])", "S"),
-        (r"sS", "S"),
-        (r"ss", "S"),
-        (r"qu(?=[ei])", "K"),
-        (r"qu", "Ku"),
-        (r"gu(?=[ei])", "G"),
-        (r"c(?=[eiy])", "S"),
-        (r"[cqk]", "K"),
-        (r"g(?=[eiy])", "j"),
-        # 5. x
-        (r"x$", "Ks"),
-        (r"^ex(?=[aeiou])", "ez"),
-        (r"x(?=[^aeiou])", "S"),
-        # 3. voicing of a lone s between vowels, final z
-        (r"(?<=[aeiou])s(?=[aeiou])", "z"),
-        (r"z$", "S"),
-        # 6. assorted consonants
-        (r"w", "v"),
-        (r"ay$", "ei"),
-        (r"y", "i"),
-        (r"(?<=[aeiou])l(?=[^aeiou]|$)", "u"),
-        (r"(?<=[aeiou])m(?=[^aeiou]|$)", "n"),
-        # 7. final vowels and the epenthetic i
-        (r"e(s?)$", r"i\1"),
-        (r"o(s?)$", r"u\1"),
-        (r"([bdKptgG])$", r"\1i"),
-    )
+# Each rule names the letters it cannot match without, so most rules skip most words.
+_RULES: tuple[tuple[str, str, str], ...] = (
+    # (needs one of, pattern, replacement)
+    # 2. digraphs and the silent h
+    ("h", r"ph", "f"),
+    ("h", r"[cs]h", "x"),
+    ("h", r"lh", "li"),
+    ("h", r"nh", "ni"),
+    ("h", r"h", ""),
+    # 3-4. sibilants and velars (before the single-letter rules below see c, q, g)
+    ("c", r"(?:s|x)c(?=[ei])", "S"),
+    ("S", r"sS", "S"),
+    ("s", r"ss", "S"),
+    ("q", r"qu(?=[ei])", "K"),
+    ("q", r"qu", "Ku"),
+    ("g", r"gu(?=[ei])", "G"),
+    ("c", r"c(?=[eiy])", "S"),
+    ("cqk", r"[cqk]", "K"),
+    ("g", r"g(?=[eiy])", "j"),
+    # 5. x
+    ("x", r"x$", "Ks"),
+    ("x", r"^ex(?=[aeiou])", "ez"),
+    ("x", r"x(?=[^aeiou])", "S"),
+    # 3. voicing of a lone s between vowels, final z
+    ("s", r"(?<=[aeiou])s(?=[aeiou])", "z"),
+    ("z", r"z$", "S"),
+    # 6. assorted consonants
+    ("w", r"w", "v"),
+    ("y", r"ay$", "ei"),
+    ("y", r"y", "i"),
+    ("l", r"(?<=[aeiou])l(?=[^aeiou]|$)", "u"),
+    ("m", r"(?<=[aeiou])m(?=[^aeiou]|$)", "n"),
+    # 7. final vowels and the epenthetic i
+    ("e", r"e(s?)$", r"i\1"),
+    ("o", r"o(s?)$", r"u\1"),
+    ("bdKptgG", r"([bdKptgG])$", r"\1i"),
+)
+_COMPILED = tuple(
+    (frozenset(needs), re.compile(pattern), replacement) for needs, pattern, replacement in _RULES
 )
 _REPEATS = re.compile(r"(.)\1+")
 
 
 def _fold(word: str) -> str:
     """Lower case, `ç` as a fixed /s/, accents removed, only a-z (and the S marker) kept."""
-    lowered = word.lower().replace("ç", "S")
-    decomposed = unicodedata.normalize("NFD", lowered)
+    lowered = word.lower()
+    if lowered.isascii() and lowered.isalpha():  # the common case
+        return lowered
+    decomposed = unicodedata.normalize("NFD", lowered.replace("ç", "S"))
     return "".join(ch for ch in decomposed if "a" <= ch <= "z" or ch == "S")
 
 
@@ -84,8 +88,9 @@ def _fold(word: str) -> str:
 def phonetic_key(word: str) -> str:
     """The pt-BR phonetic key of `word` (see the module docstring for the rules)."""
     key = _fold(word)
-    for pattern, replacement in _ORDERED_RULES:
-        key = pattern.sub(replacement, key)
+    for needs, pattern, replacement in _COMPILED:
+        if not needs.isdisjoint(key):
+            key = pattern.sub(replacement, key)
     return _REPEATS.sub(r"\1", key.lower())
 
 

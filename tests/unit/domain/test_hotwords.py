@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -313,7 +314,32 @@ def test_text_without_near_matches_is_unchanged(text: str) -> None:
     assert correct(text, ("PIX", "Bradesco", "Itaú", "Selic")) == (text, 0)
 
 
-@given(st.lists(st.sampled_from(COMMON_WORDS), max_size=25))
+# Pairs of common words that do spell (or nearly spell) a multi-word hot word.
+_HOT_PHRASES = {
+    ("mercado", "pago"),
+    ("tesouro", "direto"),
+    ("tesouro", "direta"),
+    ("tesoura", "direto"),
+    ("tesoura", "direta"),
+}
+
+
+def _no_hot_phrase(words: list[str]) -> bool:
+    return _HOT_PHRASES.isdisjoint(itertools.pairwise(words))
+
+
+@given(st.lists(st.sampled_from(COMMON_WORDS), max_size=25).filter(_no_hot_phrase))
 def test_common_words_in_any_order_survive(words: list[str]) -> None:
     text = " ".join(words)
     assert correct(text) == (text, 0)
+
+
+_SPOKEN = st.sampled_from([*COMMON_WORDS, *(spoken for spoken, _ in REPLACED), *BANKING])
+
+
+@given(st.lists(_SPOKEN, max_size=12))
+def test_correcting_twice_changes_nothing_more(words: list[str]) -> None:
+    corrector = HotWordCorrector(BANKING)
+    once, hits = corrector.correct(" ".join(words))
+    assert hits <= len(words)
+    assert corrector.correct(once) == (once, 0)
