@@ -1,0 +1,328 @@
+"""Audio jitter buffer with loss concealment, one per RTP stream; time is passed in.
+
+The buffer maps each packet's RTP timestamp onto a continuous output timeline (samples from
+0) and plays that timeline against the caller's clock: ``pop(now)`` returns every frame whose
+start time has come, so the output never has a gap. A slot with no packet when its time comes
+is concealed: the last frame repeated with a linear fade to silence over ``FADE_MS``, then
+silence. After a comfort-noise packet (RTP payload type 13) gaps are plain silence and not
+counted as concealment.
+
+Delay: the first packet plays ``target_delay_ms`` after it arrives. A packet that misses its
+slot makes the buffer grow back to the target (inserting concealment) if that keeps the delay
+under ``max_delay_ms``; otherwise it is dropped as late. When every packet of a one-second
+window arrived at least a frame earlier than needed (a sender clock running fast, a jitter
+spike gone), that surplus is skipped; a packet arriving more than ``max_delay_ms`` ahead
+skips at once. Skipped audio is counted in ``discarded``.
+
+Streams: loss, duplicates and reordering are tracked on 16-bit sequence numbers extended
+across wraparound. A new SSRC, a sequence jump (more than 3000 ahead or 100 behind, as in
+RFC 3550 A.1) or a timestamp that disagrees with the sequence number by more than a second
+starts a new segment: its first packet is placed after everything already buffered, at
+least ``target_delay_ms`` ahead, and nothing of the old numbering is reused. Stragglers of
+the previous segment are dropped as late.
+
+Input is PCM16 at ``clock_rate`` (decode G.711 before ``push``); frame size follows the
+packets (ptime 10-60 ms all work).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import insort
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+COMFORT_NOISE = 13  # RTP payload type of RFC 3389 comfort noise
+FADE_MS = 60
+
+_MAX_DROPOUT = 3000
+_MAX_MISORDER = 100
+_WINDOW = 128  # sequence numbers remembered for duplicate detection
+_WINDOW_MASK = (1 << _WINDOW) - 1
+_ADAPT_PACKETS = 50  # packets per delay-shrinking window (1 s at 20 ms)
+
+
+class Frame(NamedTuple):
+    """Output audio: PCM16 little-endian; ``timestamp`` is its first sample on the output
+    timeline; ``concealed`` when synthesised for missing media."""
+
+    pcm: bytes
+    timestamp: int
+    concealed: bool
+
+
+@dataclass(slots=True)
+class JitterStats:
+    """Counters; ``lost`` is RFC 3550's expected minus received (never negative here)."""
+
+    clock_rate: int
+    received: int = 0  # every packet pushed, duplicates and late ones included
+    lost: int = 0  # sequence numbers never received (so far)
+    late: int = 0  # received after their slot was played and dropped
+    duplicate: int = 0
+    reordered: int = 0  # arrived after a higher sequence number
+    discarded: int = 0  # buffered packets dropped to keep the delay bounded
+    concealed: int = 0  # frames synthesised for missing media
+    concealed_samples: int = 0
+    resets: int = 0  # new stream segments (SSRC change, sequence or timestamp jump)
+
+    @property
+    def concealed_ms(self) -> float:
+        return self.concealed_samples * 1000 / self.clock_rate
+
+
+class _Entry(NamedTuple):
+    position: int
+    sequence: int
+    pcm: bytes  # empty for a comfort-noise marker
+    comfort_noise: bool
+
+
+class JitterBuffer:
+    """Reorders, de-duplicates and paces one stream's PCM16 frames; conceals what is missing."""
+
+    def __init__(
+        self,
+        clock_rate: int,
+        frame_samples_hint: int | None = None,
+        target_delay_ms: int = 60,
+        max_delay_ms: int = 200,
+    ) -> None:
+        if clock_rate <= 0:
+            raise ValueError(f"clock_rate must be positive, got {clock_rate}")
+        if not 0 < target_delay_ms <= max_delay_ms <= 1000:
+            raise ValueError(
+                "need 0 < target_delay_ms <= max_delay_ms <= 1000, got "
+                f"{target_delay_ms} and {max_delay_ms}"
+            )
+        self.clock_rate = clock_rate
+        self.stats = JitterStats(clock_rate)
+        self._target = clock_rate * target_delay_ms // 1000
+        self._max = clock_rate * max_delay_ms // 1000
+        self._frame = frame_samples_hint or clock_rate // 50
+        self._fade = clock_rate * FADE_MS // 1000
+        # 10 ms packets filling max_delay, plus room for reordering.
+        self._max_entries = max_delay_ms // 10 + 32
+        self._origin: float | None = None  # caller time at which output sample 0 plays
+        self._play = 0  # next output sample to emit
+        self._entries: list[_Entry] = []
+        self._tail = 0  # end of the latest packet placed on the timeline
+        # Current stream segment.
+        self._ssrc = -1
+        self._high = 0  # extended sequence number of the highest packet
+        self._sequence = 0  # extended sequence number of the packet being pushed
+        self._first = 0  # extended sequence number of the segment's first packet
+        self._mask = 0  # bit i set: sequence _high - i was received
+        self._anchor_ts = 0  # RTP timestamp of the highest packet ...
+        self._anchor_pos = 0  # ... and its place on the output timeline
+        self._previous: tuple[int, int] | None = None  # (ssrc, seq) where the last segment ended
+        # Adaptation window.
+        self._lead_min = math.inf
+        self._window = 0
+        # Concealment.
+        self._last_pcm = b""
+        self._conceal_run = 0
+        self._comfort_noise = False
+
+    def __len__(self) -> int:
+        """Packets held (bounded)."""
+        return len(self._entries)
+
+    def delay(self, now: float) -> float:
+        """Seconds of media buffered ahead of the play position at ``now``."""
+        if self._origin is None:
+            return 0.0
+        return max(0.0, self._tail / self.clock_rate - (now - self._origin))
+
+    def push(
+        self,
+        sequence_number: int,
+        timestamp: int,
+        ssrc: int,
+        pcm: bytes,
+        now: float,
+        payload_type: int | None = None,
+    ) -> None:
+        """Add one packet received at ``now``. For comfort noise (``payload_type`` 13) ``pcm``
+        is ignored: the stream is silent from its timestamp until the next packet."""
+        comfort_noise = payload_type == COMFORT_NOISE
+        if not comfort_noise and (not pcm or len(pcm) % 2):
+            raise ValueError(f"PCM16 payload must be a positive even size, got {len(pcm)} bytes")
+        if not 0 <= sequence_number <= 0xFFFF or not 0 <= timestamp <= 0xFFFFFFFF:
+            raise ValueError(f"RTP sequence {sequence_number} or timestamp {timestamp} invalid")
+        stats = self.stats
+        stats.received += 1
+        if self._origin is None:
+            self._origin = now + self._target / self.clock_rate
+            self._start_segment(sequence_number, timestamp, ssrc, 0)
+            position = 0
+        else:
+            found = self._locate(sequence_number, timestamp, ssrc, now)
+            if found is None:
+                return
+            position = found
+        samples = 0 if comfort_noise else len(pcm) >> 1
+        if samples:
+            self._frame = samples
+        self._place(_Entry(position, self._sequence, pcm, comfort_noise), samples, now)
+
+    def _locate(self, sequence_number: int, timestamp: int, ssrc: int, now: float) -> int | None:
+        """Account for the packet's sequence number; return its timeline position, or None
+        when it is dropped (duplicate, straggler)."""
+        stats = self.stats
+        delta = ((sequence_number - self._high + 0x8000) & 0xFFFF) - 0x8000
+        ts_delta = ((timestamp - self._anchor_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        if (
+            ssrc != self._ssrc
+            or not -_MAX_MISORDER <= delta <= _MAX_DROPOUT
+            or abs(ts_delta - delta * self._frame) > self.clock_rate
+        ):
+            return self._new_segment(sequence_number, timestamp, ssrc, now)
+        if delta > 0:
+            stats.lost += delta - 1
+            self._mask = ((self._mask << delta) | 1) & _WINDOW_MASK
+            self._high += delta
+            self._sequence = self._high
+            self._anchor_ts = timestamp
+            self._anchor_pos += ts_delta
+            return self._anchor_pos
+        if -delta >= _WINDOW or (self._mask >> -delta) & 1:
+            if -delta >= _WINDOW:
+                stats.late += 1
+            else:
+                stats.duplicate += 1
+            return None
+        self._mask |= 1 << -delta
+        stats.reordered += 1
+        sequence = self._sequence = self._high + delta
+        if sequence < self._first:
+            stats.lost += self._first - sequence - 1
+            self._first = sequence
+        else:
+            stats.lost -= 1
+        return self._anchor_pos + ts_delta
+
+    def _new_segment(
+        self, sequence_number: int, timestamp: int, ssrc: int, now: float
+    ) -> int | None:
+        previous = self._previous
+        if previous is not None and previous[0] == ssrc:
+            behind = (previous[1] - sequence_number) & 0xFFFF
+            if behind <= _MAX_MISORDER:
+                self.stats.late += 1  # a straggler of the segment that just ended
+                return None
+        assert self._origin is not None
+        play_now = (now - self._origin) * self.clock_rate
+        position = max(self._tail, math.ceil(play_now) + self._target)
+        self._previous = (self._ssrc, self._high & 0xFFFF)
+        self._start_segment(sequence_number, timestamp, ssrc, position)
+        self.stats.resets += 1
+        return position
+
+    def _start_segment(
+        self, sequence_number: int, timestamp: int, ssrc: int, position: int
+    ) -> None:
+        self._ssrc = ssrc
+        self._high = self._first = self._sequence = sequence_number
+        self._mask = 1
+        self._anchor_ts = timestamp
+        self._anchor_pos = position
+
+    def _place(self, entry: _Entry, samples: int, now: float) -> None:
+        """Queue a packet at its position, adapting the delay when it is late or far ahead."""
+        assert self._origin is not None
+        play_now = (now - self._origin) * self.clock_rate
+        lead = entry.position - play_now
+        if entry.position < self._play and entry.position + samples <= self._play:
+            grow = self._round_up(self._target - lead)
+            if self._tail + grow - play_now > self._max:
+                self.stats.late += 1
+                return
+            self._shift(grow)
+            entry = entry._replace(position=entry.position + grow)
+            lead += grow
+        elif lead > self._max:
+            shrink = self._round_up(lead - self._target)
+            self._shift(-shrink)
+            entry = entry._replace(position=entry.position - shrink)
+            lead -= shrink
+        insort(self._entries, entry)
+        self._tail = max(self._tail, entry.position + samples)
+        if len(self._entries) > self._max_entries:
+            del self._entries[0]
+            self.stats.discarded += 1
+        self._lead_min = min(self._lead_min, lead)
+        self._window += 1
+        if self._window >= _ADAPT_PACKETS:
+            surplus = self._lead_min - self._target
+            if surplus >= self._frame:
+                self._shift(-int(surplus // self._frame) * self._frame)
+            self._lead_min = math.inf
+            self._window = 0
+
+    def _round_up(self, samples: float) -> int:
+        return max(1, math.ceil(samples / self._frame)) * self._frame
+
+    def _shift(self, samples: int) -> None:
+        """Move every queued packet (and the current segment) by ``samples`` on the timeline;
+        packets pushed before the play position are discarded."""
+        self._anchor_pos += samples
+        self._tail += samples
+        self._lead_min += samples
+        if not self._entries:
+            return
+        kept = [e._replace(position=e.position + samples) for e in self._entries]
+        self._entries[:] = [e for e in kept if e.position >= self._play]
+        self.stats.discarded += len(kept) - len(self._entries)
+
+    def pop(self, now: float) -> list[Frame]:
+        """Every frame whose start time has come by ``now``, in order, without gaps."""
+        if self._origin is None:
+            return []
+        play_now = (now - self._origin) * self.clock_rate
+        frames: list[Frame] = []
+        entries = self._entries
+        while self._play <= play_now:
+            if entries and entries[0].position <= self._play:
+                entry = entries.pop(0)
+                if entry.comfort_noise:
+                    self._comfort_noise = True
+                    continue
+                pcm = entry.pcm
+                overlap = self._play - entry.position
+                if overlap:  # timestamps overlapping what already played: keep the rest
+                    pcm = pcm[overlap * 2 :]
+                    if not pcm:
+                        self.stats.discarded += 1
+                        continue
+                frames.append(Frame(pcm, self._play, False))
+                self._play += len(pcm) >> 1
+                self._last_pcm = entry.pcm
+                self._conceal_run = 0
+                self._comfort_noise = False
+            else:
+                samples = self._frame
+                if entries:
+                    samples = min(samples, entries[0].position - self._play)
+                frames.append(self._fill(samples))
+        return frames
+
+    def _fill(self, samples: int) -> Frame:
+        """A frame for a slot with no media: fading repeat, then silence."""
+        position = self._play
+        self._play += samples
+        if self._comfort_noise:
+            return Frame(bytes(samples * 2), position, False)
+        self.stats.concealed += 1
+        self.stats.concealed_samples += samples
+        start = self._conceal_run
+        self._conceal_run += samples
+        if start >= self._fade or not self._last_pcm:
+            return Frame(bytes(samples * 2), position, True)
+        last = np.frombuffer(self._last_pcm, dtype="<i2")
+        index = np.arange(start, start + samples)
+        gain = np.clip(1.0 - index / self._fade, 0.0, 1.0)
+        faded = (last[index % last.size] * gain).astype("<i2")
+        return Frame(faded.tobytes(), position, True)
