@@ -11,7 +11,7 @@ Delay: the first packet plays ``target_delay_ms`` after it arrives. A packet tha
 slot makes the buffer grow back to the target (inserting concealment) if that keeps the delay
 under ``max_delay_ms``; otherwise it is dropped as late. When every packet of a one-second
 window arrived at least a frame earlier than needed (a sender clock running fast, a jitter
-spike gone), that surplus is skipped; a packet arriving more than ``max_delay_ms`` ahead
+spike gone), one frame is skipped; a packet arriving more than ``max_delay_ms`` ahead
 skips at once. Skipped audio is counted in ``discarded``.
 
 Streams: loss, duplicates and reordering are tracked on 16-bit sequence numbers extended
@@ -256,9 +256,10 @@ class JitterBuffer:
         self._lead_min = min(self._lead_min, lead)
         self._window += 1
         if self._window >= _ADAPT_PACKETS:
-            surplus = self._lead_min - self._target
-            if surplus >= self._frame:
-                self._shift(-int(surplus // self._frame) * self._frame)
+            # One frame per window at most: skipped audio is audible (and lost to speech
+            # recognition), so drain a surplus gradually.
+            if self._lead_min - self._target >= self._frame:
+                self._shift(-self._frame)
             self._lead_min = math.inf
             self._window = 0
 
