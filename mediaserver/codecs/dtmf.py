@@ -10,7 +10,7 @@ the digit is reported when the next event (a new timestamp) starts, or on ``flus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 TELEPHONE_EVENT_SIZE = 4
 
@@ -23,8 +23,7 @@ DTMF_DIGITS = "0123456789*#ABCD"
 _STRAGGLER_WINDOW = 1 << 16
 
 
-@dataclass(frozen=True, slots=True)
-class TelephoneEvent:
+class TelephoneEvent(NamedTuple):
     """One RFC 4733 event report: ``duration`` is in RTP timestamp units."""
 
     event: int

@@ -64,7 +64,7 @@ def alaw_decode(data: bytes) -> bytes:
 def ulaw_encode(pcm: bytes) -> bytes:
     """PCM16 little-endian -> µ-law code words. Odd byte counts raise ``ValueError``."""
     _check_pcm(pcm)
-    encoded: bytes = _ULAW_TABLE[np.frombuffer(pcm, dtype="<u2")].tobytes()
+    encoded: bytes = _ULAW_TABLE.take(np.frombuffer(pcm, dtype="<u2")).tobytes()
     return encoded
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 from bisect import insort
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
@@ -44,7 +43,8 @@ _WINDOW_MASK = (1 << _WINDOW) - 1
 _ADAPT_PACKETS = 50  # packets per delay-shrinking window (1 s at 20 ms)
 
 
-class Frame(NamedTuple):
+@dataclass(slots=True)
+class Frame:
     """Output audio: PCM16 little-endian; ``timestamp`` is its first sample on the output
     timeline; ``concealed`` when synthesised for missing media."""
 
@@ -73,11 +73,9 @@ class JitterStats:
         return self.concealed_samples * 1000 / self.clock_rate
 
 
-class _Entry(NamedTuple):
-    position: int
-    sequence: int
-    pcm: bytes  # empty for a comfort-noise marker
-    comfort_noise: bool
+# A queued packet: (timeline position, extended sequence number, pcm, comfort noise). A plain
+# tuple: one is built per packet and kept sorted with insort; a NamedTuple costs more.
+_Entry = tuple[int, int, bytes, bool]
 
 
 class JitterBuffer:
@@ -112,7 +110,6 @@ class JitterBuffer:
         # Current stream segment.
         self._ssrc = -1
         self._high = 0  # extended sequence number of the highest packet
-        self._sequence = 0  # extended sequence number of the packet being pushed
         self._first = 0  # extended sequence number of the segment's first packet
         self._mask = 0  # bit i set: sequence _high - i was received
         self._anchor_ts = 0  # RTP timestamp of the highest packet ...
@@ -148,61 +145,88 @@ class JitterBuffer:
         """Add one packet received at ``now``. For comfort noise (``payload_type`` 13) ``pcm``
         is ignored: the stream is silent from its timestamp until the next packet."""
         comfort_noise = payload_type == COMFORT_NOISE
-        if not comfort_noise and (not pcm or len(pcm) % 2):
-            raise ValueError(f"PCM16 payload must be a positive even size, got {len(pcm)} bytes")
+        size = len(pcm)
+        if not comfort_noise and (size == 0 or size & 1):
+            raise ValueError(f"PCM16 payload must be a positive even size, got {size} bytes")
         if not 0 <= sequence_number <= 0xFFFF or not 0 <= timestamp <= 0xFFFFFFFF:
             raise ValueError(f"RTP sequence {sequence_number} or timestamp {timestamp} invalid")
-        stats = self.stats
-        stats.received += 1
+        self.stats.received += 1
         if self._origin is None:
             self._origin = now + self._target / self.clock_rate
             self._start_segment(sequence_number, timestamp, ssrc, 0)
-            position = 0
+            position, sequence = 0, sequence_number
         else:
-            found = self._locate(sequence_number, timestamp, ssrc, now)
-            if found is None:
+            delta = ((sequence_number - self._high + 0x8000) & 0xFFFF) - 0x8000
+            ts_delta = ((timestamp - self._anchor_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            if (
+                ssrc == self._ssrc
+                and 0 < delta <= _MAX_DROPOUT
+                and abs(ts_delta - delta * self._frame) <= self.clock_rate
+            ):
+                # The common case, inlined: the next packet of the current stream.
+                if delta > 1:
+                    self.stats.lost += delta - 1
+                self._mask = ((self._mask << delta) | 1) & _WINDOW_MASK
+                self._high += delta
+                self._anchor_ts = timestamp
+                self._anchor_pos += ts_delta
+                position, sequence = self._anchor_pos, self._high
+            else:
+                located = self._locate(sequence_number, timestamp, ssrc, now, delta, ts_delta)
+                if located is None:
+                    return
+                position, sequence = located
+        if comfort_noise:
+            samples, pcm = 0, b""
+        else:
+            samples = self._frame = size >> 1
+        lead = position - (now - self._origin) * self.clock_rate
+        if position < self._play or lead > self._max:
+            adjusted = self._adjust(position, samples, lead)
+            if adjusted is None:
                 return
-            position = found
-        samples = 0 if comfort_noise else len(pcm) >> 1
-        if samples:
-            self._frame = samples
-        self._place(_Entry(position, self._sequence, pcm, comfort_noise), samples, now)
+            position, lead = adjusted
+        insort(self._entries, (position, sequence, pcm, comfort_noise))
+        if position + samples > self._tail:
+            self._tail = position + samples
+        if len(self._entries) > self._max_entries:
+            del self._entries[0]
+            self.stats.discarded += 1
+        if lead < self._lead_min:
+            self._lead_min = lead
+        self._window += 1
+        if self._window >= _ADAPT_PACKETS:
+            self._adapt()
 
-    def _locate(self, sequence_number: int, timestamp: int, ssrc: int, now: float) -> int | None:
-        """Account for the packet's sequence number; return its timeline position, or None
-        when it is dropped (duplicate, straggler)."""
-        stats = self.stats
-        delta = ((sequence_number - self._high + 0x8000) & 0xFFFF) - 0x8000
-        ts_delta = ((timestamp - self._anchor_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    def _locate(
+        self, sequence_number: int, timestamp: int, ssrc: int, now: float, delta: int, ts_delta: int
+    ) -> tuple[int, int] | None:
+        """The uncommon cases: a new segment, a duplicate, a packet arriving after a later one.
+        Return (timeline position, extended sequence number), or None to drop the packet."""
         if (
             ssrc != self._ssrc
             or not -_MAX_MISORDER <= delta <= _MAX_DROPOUT
             or abs(ts_delta - delta * self._frame) > self.clock_rate
         ):
-            return self._new_segment(sequence_number, timestamp, ssrc, now)
-        if delta > 0:
-            stats.lost += delta - 1
-            self._mask = ((self._mask << delta) | 1) & _WINDOW_MASK
-            self._high += delta
-            self._sequence = self._high
-            self._anchor_ts = timestamp
-            self._anchor_pos += ts_delta
-            return self._anchor_pos
-        if -delta >= _WINDOW or (self._mask >> -delta) & 1:
-            if -delta >= _WINDOW:
-                stats.late += 1
-            else:
-                stats.duplicate += 1
+            position = self._new_segment(sequence_number, timestamp, ssrc, now)
+            return None if position is None else (position, self._high)
+        stats = self.stats
+        behind = -delta  # >= 0: everything ahead took the fast path
+        if behind >= _WINDOW:
+            stats.late += 1  # too old to tell a duplicate; its slot has long been played
             return None
-        self._mask |= 1 << -delta
+        if (self._mask >> behind) & 1:
+            stats.duplicate += 1
+            return None
+        self._mask |= 1 << behind
         stats.reordered += 1
-        sequence = self._sequence = self._high + delta
+        sequence = self._high - behind
         if sequence < self._first:
             stats.lost += self._first - sequence - 1
             self._first = sequence
         else:
             stats.lost -= 1
-        return self._anchor_pos + ts_delta
+        return self._anchor_pos + ts_delta, sequence
 
     def _new_segment(
         self, sequence_number: int, timestamp: int, ssrc: int, now: float
@@ -225,43 +249,34 @@ class JitterBuffer:
         self, sequence_number: int, timestamp: int, ssrc: int, position: int
     ) -> None:
         self._ssrc = ssrc
-        self._high = self._first = self._sequence = sequence_number
+        self._high = self._first = sequence_number
         self._mask = 1
         self._anchor_ts = timestamp
         self._anchor_pos = position
 
-    def _place(self, entry: _Entry, samples: int, now: float) -> None:
-        """Queue a packet at its position, adapting the delay when it is late or far ahead."""
-        assert self._origin is not None
-        play_now = (now - self._origin) * self.clock_rate
-        lead = entry.position - play_now
-        if entry.position < self._play and entry.position + samples <= self._play:
+    def _adjust(self, position: int, samples: int, lead: float) -> tuple[int, float] | None:
+        """A packet behind the play position or too far ahead of it: grow or cut the delay.
+        Return its new (position, lead), or None when it is dropped as late."""
+        if position + samples <= self._play:
             grow = self._round_up(self._target - lead)
-            if self._tail + grow - play_now > self._max:
+            if self._tail + grow - (position - lead) > self._max:
                 self.stats.late += 1
-                return
+                return None
             self._shift(grow)
-            entry = entry._replace(position=entry.position + grow)
-            lead += grow
-        elif lead > self._max:
-            shrink = self._round_up(lead - self._target)
-            self._shift(-shrink)
-            entry = entry._replace(position=entry.position - shrink)
-            lead -= shrink
-        insort(self._entries, entry)
-        self._tail = max(self._tail, entry.position + samples)
-        if len(self._entries) > self._max_entries:
-            del self._entries[0]
-            self.stats.discarded += 1
-        self._lead_min = min(self._lead_min, lead)
-        self._window += 1
-        if self._window >= _ADAPT_PACKETS:
-            # One frame per window at most: skipped audio is audible (and lost to speech
-            # recognition), so drain a surplus gradually.
-            if self._lead_min - self._target >= self._frame:
-                self._shift(-self._frame)
-            self._lead_min = math.inf
-            self._window = 0
+            return position + grow, lead + grow
+        if lead > self._max:
+            cut = self._round_up(lead - self._target)
+            self._shift(-cut)
+            return position - cut, lead - cut
+        return position, lead  # overlaps the play position: pop plays what is left
+
+    def _adapt(self) -> None:
+        # One frame per window at most: skipped audio is audible (and lost to speech
+        # recognition), so drain a surplus gradually.
+        if self._lead_min - self._target >= self._frame:
+            self._shift(-self._frame)
+        self._lead_min = math.inf
+        self._window = 0
 
     def _round_up(self, samples: float) -> int:
         return max(1, math.ceil(samples / self._frame)) * self._frame
@@ -274,9 +289,9 @@ class JitterBuffer:
         self._lead_min += samples
         if not self._entries:
             return
-        kept = [e._replace(position=e.position + samples) for e in self._entries]
-        self._entries[:] = [e for e in kept if e.position >= self._play]
-        self.stats.discarded += len(kept) - len(self._entries)
+        moved = [(p + samples, q, pcm, cn) for p, q, pcm, cn in self._entries]
+        self._entries[:] = [e for e in moved if e[0] >= self._play]
+        self.stats.discarded += len(moved) - len(self._entries)
 
     def pop(self, now: float) -> list[Frame]:
         """Every frame whose start time has come by ``now``, in order, without gaps."""
@@ -285,35 +300,34 @@ class JitterBuffer:
         play_now = (now - self._origin) * self.clock_rate
         frames: list[Frame] = []
         entries = self._entries
-        while self._play <= play_now:
-            if entries and entries[0].position <= self._play:
-                entry = entries.pop(0)
-                if entry.comfort_noise:
+        play = self._play
+        while play <= play_now:
+            if entries and entries[0][0] <= play:
+                position, _, pcm, comfort_noise = entries.pop(0)
+                if comfort_noise:
                     self._comfort_noise = True
                     continue
-                pcm = entry.pcm
-                overlap = self._play - entry.position
-                if overlap:  # timestamps overlapping what already played: keep the rest
-                    pcm = pcm[overlap * 2 :]
+                self._last_pcm = pcm
+                if position < play:  # timestamps overlapping what already played
+                    pcm = pcm[(play - position) * 2 :]
                     if not pcm:
                         self.stats.discarded += 1
                         continue
-                frames.append(Frame(pcm, self._play, False))
-                self._play += len(pcm) >> 1
-                self._last_pcm = entry.pcm
+                frames.append(Frame(pcm, play, False))
+                play += len(pcm) >> 1
                 self._conceal_run = 0
                 self._comfort_noise = False
             else:
                 samples = self._frame
-                if entries:
-                    samples = min(samples, entries[0].position - self._play)
-                frames.append(self._fill(samples))
+                if entries and entries[0][0] - play < samples:
+                    samples = entries[0][0] - play
+                frames.append(self._fill(play, samples))
+                play += samples
+        self._play = play
         return frames
 
-    def _fill(self, samples: int) -> Frame:
+    def _fill(self, position: int, samples: int) -> Frame:
         """A frame for a slot with no media: fading repeat, then silence."""
-        position = self._play
-        self._play += samples
         if self._comfort_noise:
             return Frame(bytes(samples * 2), position, False)
         self.stats.concealed += 1
