@@ -177,9 +177,22 @@ class JitterBuffer:
                     return
                 position, sequence = located
         if comfort_noise:
-            samples, pcm = 0, b""
+            self._enqueue(position, sequence, b"", 0, True, now)
         else:
-            samples = self._frame = size >> 1
+            self._frame = size >> 1
+            self._enqueue(position, sequence, pcm, self._frame, False, now)
+
+    def _enqueue(
+        self,
+        position: int,
+        sequence: int,
+        pcm: bytes,
+        samples: int,
+        comfort_noise: bool,
+        now: float,
+    ) -> None:
+        """Queue a located packet, adapting the delay when it is late or far ahead."""
+        assert self._origin is not None
         lead = position - (now - self._origin) * self.clock_rate
         if position < self._play or lead > self._max:
             adjusted = self._adjust(position, samples, lead)

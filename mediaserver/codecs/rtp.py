@@ -66,18 +66,7 @@ class RtpPacket:
         extension_data = b""
         extensions: tuple[tuple[int, bytes], ...] = ()
         if first & 0x10:
-            if size < pos + 4:
-                raise ValueError(
-                    f"RTP header extension truncated: needs {pos + 4} bytes, got {size}"
-                )
-            extension_profile, words = _EXTENSION_HEADER.unpack_from(data, pos)
-            start = pos + 4
-            pos = start + 4 * words
-            if size < pos:
-                raise ValueError(
-                    f"RTP header extension of {words} words needs {pos} bytes, got {size}"
-                )
-            extension_data = data[start:pos]
+            extension_profile, extension_data, pos = _read_extension(data, pos)
             extensions = unpack_extensions(extension_profile, extension_data)
 
         end = size
@@ -150,6 +139,18 @@ class RtpPacket:
         if self.padding_size:
             parts.append(bytes(self.padding_size - 1) + bytes((self.padding_size,)))
         return b"".join(parts)
+
+
+def _read_extension(data: bytes, pos: int) -> tuple[int, bytes, int]:
+    """The extension block at ``pos``: (profile, block, position after it)."""
+    size = len(data)
+    if size < pos + 4:
+        raise ValueError(f"RTP header extension truncated: needs {pos + 4} bytes, got {size}")
+    profile, words = _EXTENSION_HEADER.unpack_from(data, pos)
+    end = pos + 4 + 4 * words
+    if size < end:
+        raise ValueError(f"RTP header extension of {words} words needs {end} bytes, got {size}")
+    return profile, data[pos + 4 : end], end
 
 
 def unpack_extensions(profile: int, data: bytes) -> tuple[tuple[int, bytes], ...]:
