@@ -82,13 +82,13 @@ class Audio:
 
 
 @dataclass(frozen=True, slots=True)
-class Error:
+class PeerError:
     """Asterisk reports an error; ``code`` is None when the message carried no payload."""
 
     code: int | None
 
 
-Message: TypeAlias = Hangup | CallId | Dtmf | Audio | Error
+Message: TypeAlias = Hangup | CallId | Dtmf | Audio | PeerError
 
 
 class AudioSocketProtocolError(ValueError):
@@ -170,7 +170,7 @@ def _decode(kind: int, payload: bytes) -> Message:
     if kind == Kind.DTMF:
         return Dtmf(chr(payload[0]))
     if kind == Kind.ERROR:
-        return Error(payload[0] if payload else None)
+        return PeerError(payload[0] if payload else None)
     return Hangup()
 
 

@@ -14,9 +14,9 @@ from mediaserver.codecs.audiosocket import (
     AudioSocketProtocolError,
     CallId,
     Dtmf,
-    Error,
     Hangup,
     Message,
+    PeerError,
     encode_audio,
     encode_dtmf,
     encode_error,
@@ -55,8 +55,8 @@ def conversation() -> tuple[bytes, list[Message]]:
         Audio(PCM_20MS, 8000),
         Dtmf("5"),
         Audio(PCM_20MS[:2], 8000),
-        Error(1),
-        Error(None),
+        PeerError(1),
+        PeerError(None),
         Hangup(),
     ]
     stream = (
