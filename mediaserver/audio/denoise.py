@@ -2,8 +2,8 @@
 
 Only `librnnoise.so` is used: the package's own Python module is never imported (its
 `__init__` pulls in plotting and audio-file libraries). RNNoise works on 10 ms frames of 480
-float samples in int16 scale at 48 kHz and delays its output by exactly one frame; `Denoiser`
-resamples to 48 kHz and back, buffers partial frames, and removes that frame of delay so its
+float samples in int16 scale at 48 kHz and delays its output by exactly two frames (measured); `Denoiser`
+resamples to 48 kHz and back, buffers partial frames, and removes that delay so its
 output stays aligned with its input.
 
 RNNoise is the most expensive stage of the pipeline (~250-550 µs per 10 ms frame on these
@@ -26,6 +26,7 @@ from mediaserver.audio.resample import REALTIME_QUALITY, Quality, Resampler
 
 RNNOISE_RATE = 48_000
 RNNOISE_FRAME = 480
+RNNOISE_DELAY = 2 * RNNOISE_FRAME  # samples at 48 kHz; measured by cross-correlation
 _INSTALL_HINT = "install it with `pip install --no-deps pyrnnoise`"
 _LIBRARY_NAME = {"darwin": "librnnoise.dylib", "win32": "rnnoise.dll"}.get(
     sys.platform, "librnnoise.so"
@@ -98,7 +99,7 @@ class Denoiser:
         self._up = Resampler(self.rate, RNNOISE_RATE, quality=quality, dtype=np.float32)
         self._down = Resampler(RNNOISE_RATE, self.out_rate, quality=quality, dtype=np.float32)
         self._tail = np.zeros(0, np.float32)  # < one frame of 48 kHz audio awaiting a frame
-        self._skip = RNNOISE_FRAME  # RNNoise's one frame of delay, dropped from the output
+        self._skip = RNNOISE_DELAY  # dropped from the start of the output
         self._fed = 0  # 48 kHz samples given to RNNoise that carry real audio
         self._emitted = 0  # 48 kHz samples returned after the delay was dropped
         state = lib.rnnoise_create(None)
@@ -131,8 +132,8 @@ class Denoiser:
         self._check_open()
         audio = self._up.flush()
         self._fed += len(audio)
-        # Zeros complete the last frame and push RNNoise's delayed frame out.
-        missing = -(len(self._tail) + len(audio)) % RNNOISE_FRAME + RNNOISE_FRAME
+        # Zeros complete the last frame and push RNNoise's delayed frames out.
+        missing = -(len(self._tail) + len(audio)) % RNNOISE_FRAME + RNNOISE_DELAY
         out = self._run(np.concatenate([audio, np.zeros(missing, np.float32)]))
         out = out[: max(0, self._fed - (self._emitted - len(out)))]
         self._emitted = self._fed
