@@ -2,8 +2,8 @@
 
 Only `librnnoise.so` is used: the package's own Python module is never imported (its
 `__init__` pulls in plotting and audio-file libraries). RNNoise works on 10 ms frames of 480
-float samples in int16 scale at 48 kHz and delays its output by exactly two frames (measured); `Denoiser`
-resamples to 48 kHz and back, buffers partial frames, and removes that delay so its
+float samples in int16 scale at 48 kHz and delays its output by two frames (measured).
+`Denoiser` resamples to 48 kHz and back, buffers partial frames, and removes that delay so its
 output stays aligned with its input.
 
 RNNoise is the most expensive stage of the pipeline (~250-550 µs per 10 ms frame on these

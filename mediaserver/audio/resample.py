@@ -46,7 +46,7 @@ class Resampler(Generic[ScalarT]):
         out_rate: int,
         *,
         quality: Quality = REALTIME_QUALITY,
-        dtype: type[ScalarT] = np.int16,  # type: ignore[assignment]  # the default binds ScalarT
+        dtype: type[ScalarT] = np.int16,  # type: ignore[assignment]  # mypy cannot bind a TypeVar default
     ) -> None:
         self.in_rate = check_rate(in_rate, "in_rate")
         self.out_rate = check_rate(out_rate, "out_rate")

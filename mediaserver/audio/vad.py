@@ -13,7 +13,8 @@ Two phases, so one inference serves many calls:
 `Vad` wraps both for a single stream.
 
 Pre-filter: a chunk is clear silence when its RMS is below the sensitivity's level AND either its
-spectrum over 100-3800 Hz (the band every source shares, telephone included) is flat like noise,
+spectrum over 300-3000 Hz is flat like noise (that band survives every source: PSTN
+high-passes at 300 Hz and resamplers roll off below 4 kHz in 8 kHz audio),
 or it is 20 dB below that level. Quiet speech is not flat, so whispers still reach the network.
 
 Recurrent state across skipped chunks: the network's state is left as it was for short gaps
@@ -71,9 +72,9 @@ FLATNESS_SILENT = 0.8
 _SCALE = np.float32(1.0 / INT16_FULL_SCALE)
 _WINDOW = np.hanning(SILERO_CHUNK).astype(np.float32)
 _BAND_BINS = 8  # bins averaged per band, so a noise periodogram reads as flat
-_LO_BIN = round(100 * SILERO_CHUNK / PIPELINE_RATE)
+_LO_BIN = round(300 * SILERO_CHUNK / PIPELINE_RATE)
 _HI_BIN = (
-    _LO_BIN + (round(3800 * SILERO_CHUNK / PIPELINE_RATE) - _LO_BIN) // _BAND_BINS * _BAND_BINS
+    _LO_BIN + (round(3000 * SILERO_CHUNK / PIPELINE_RATE) - _LO_BIN) // _BAND_BINS * _BAND_BINS
 )
 
 
@@ -276,7 +277,8 @@ class VadBatcher:
 
     def run(self, streams: Iterable[VadStream]) -> int:
         """Decide every waiting chunk of `streams`; returns the number of inferences made."""
-        waiting = [s for s in streams if s.pending]
+        # dict.fromkeys: a stream listed twice must not get two answers for one chunk.
+        waiting = [s for s in dict.fromkeys(streams) if s.pending]
         inferences = 0
         while waiting:
             for first in range(0, len(waiting), self.max_batch):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mediaserver.audio import denoise
-from mediaserver.audio.denoise import DenoiseUnavailableError, Denoiser, find_rnnoise_library
+from mediaserver.audio.denoise import Denoiser, DenoiseUnavailableError, find_rnnoise_library
 
 from .conftest import RATE, Speech, white_noise
 

@@ -27,7 +27,7 @@ def test_sine_keeps_its_frequency_and_length_is_exact(in_rate: int, out_rate: in
     pcm = tone(1000.0, 10.0, 12000.0, in_rate).astype(np.int16)
     out = stream(Resampler(in_rate, out_rate), pcm, in_rate // 50)
     assert len(out) == round(len(pcm) * out_rate / in_rate)
-    middle = out[out_rate : -out_rate]
+    middle = out[out_rate:-out_rate]
     assert abs(dominant_frequency(middle, out_rate) - 1000.0) < 2.0
     assert 11000 < np.abs(middle).max() < 13000
 
