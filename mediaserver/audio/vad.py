@@ -177,7 +177,10 @@ class VadStream:
         return self._fed
 
     def feed(self, pcm: Pcm16) -> None:
-        """Append 16 kHz int16 audio; clearly silent chunks are decided now, others queued."""
+        """Append 16 kHz int16 audio; clearly silent chunks are decided now, others queued.
+
+        Queued chunks stay buffered until a `VadBatcher` runs this stream: run it after feeding.
+        """
         n = len(check_pcm16(pcm))
         self._reserve(n)
         np.multiply(pcm, _SCALE, out=self._buf[self._end : self._end + n])
