@@ -1,0 +1,85 @@
+"""The per-call audio front end: any source rate in, normalized 16 kHz int16 out.
+
+    without denoise:  resample (source -> 16 kHz) -> DC removal -> gain
+    with denoise:     RNNoise (source -> 48 kHz -> denoise -> 16 kHz) -> DC removal -> gain
+
+Denoise sits where it is cheapest and correct: RNNoise only works at 48 kHz, so it takes the
+source audio and produces 16 kHz itself (8 kHz telephone audio is resampled twice, not three
+times; 48 kHz WebRTC audio goes in as it is). It runs before the level stages because RNNoise
+high-passes its own input, and because the gain must follow the cleaned speech: normalizing
+before denoising would lift the noise the gain stage is meant to ignore.
+
+Between stages the audio is float32 in int16 scale, converted once on the way in and once out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from mediaserver.audio.denoise import Denoiser
+from mediaserver.audio.events import PIPELINE_RATE
+from mediaserver.audio.levels import DcBlocker, GainNormalizer
+from mediaserver.audio.pcm import Pcm16, Samples, check_pcm16, check_rate, to_pcm16
+from mediaserver.audio.resample import REALTIME_QUALITY, Quality, Resampler
+from mediaserver.config import AudioSettings
+
+
+class Preprocessor:
+    """Audio front end of one call; holds that call's filter, gain and resampler state."""
+
+    def __init__(
+        self,
+        input_rate: int,
+        settings: AudioSettings | None = None,
+        *,
+        quality: Quality = REALTIME_QUALITY,
+    ) -> None:
+        settings = AudioSettings() if settings is None else settings
+        self.input_rate = check_rate(input_rate, "input_rate")
+        self.settings = settings
+        self._denoiser: Denoiser | None = None
+        self._front: Callable[[Samples], Samples]
+        self._front_flush: Callable[[], Samples]
+        if settings.denoise:
+            self._denoiser = Denoiser(self.input_rate, PIPELINE_RATE, quality=quality)
+            self._front, self._front_flush = (
+                self._denoiser.process_float,
+                self._denoiser.flush_float,
+            )
+        else:
+            resampler = Resampler(self.input_rate, PIPELINE_RATE, quality=quality, dtype=np.float32)
+            self._front, self._front_flush = resampler.process, resampler.flush
+        self._dc = DcBlocker(PIPELINE_RATE) if settings.dc_remove else None
+        self._gain = (
+            GainNormalizer(
+                PIPELINE_RATE,
+                target_dbfs=settings.target_peak_dbfs,
+                max_gain_db=settings.max_gain_db,
+            )
+            if settings.gain_normalize
+            else None
+        )
+
+    def process(self, pcm: Pcm16) -> Pcm16:
+        """Process the next frame; returns the 16 kHz audio ready so far (maybe none yet)."""
+        return self._levels(self._front(check_pcm16(pcm).astype(np.float32)))
+
+    def flush(self) -> Pcm16:
+        """End of stream: the audio still held back by the resampler or the denoiser."""
+        return self._levels(self._front_flush())
+
+    def close(self) -> None:
+        """Free the denoiser's native state (a no-op without denoise)."""
+        if self._denoiser is not None:
+            self._denoiser.close()
+
+    def _levels(self, x: Samples) -> Pcm16:
+        if len(x) == 0:
+            return np.zeros(0, np.int16)
+        if self._dc is not None:
+            self._dc.apply(x)
+        if self._gain is not None:
+            self._gain.apply(x)
+        return to_pcm16(x)
