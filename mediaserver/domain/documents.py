@@ -135,10 +135,13 @@ def _best_at(doc: Document, items: list[int], s: int) -> tuple[Match, int] | Non
 def find_documents(doc: Document) -> None:
     e = 0
     while e < len(doc.elements):
-        if not isinstance(doc.elements[e], Num) or not doc.element_free(e):
+        if not doc.element_free(e) or _chars(doc, e) is None:
             e += 1
             continue
         items = _chunk(doc, e)
+        if not any(isinstance(doc.elements[i], Num) for i in items):
+            e += 1
+            continue
         s = 0
         while s < len(items):
             best = _best_at(doc, items, s)

@@ -111,7 +111,7 @@ def parse_elements(tokens: Sequence[Token]) -> list[Element]:
             out.append(Num("written", i, i + 1, tok.start, tok.end, digits, int(digits)))
             i += 1
             continue
-        if tok.kind != "word":
+        if tok.kind != "word" or _glued_to_digits(tokens, i):
             out.append(tok)
             i += 1
             continue
@@ -123,9 +123,18 @@ def parse_elements(tokens: Sequence[Token]) -> list[Element]:
 
 def _word_run_end(tokens: Sequence[Token], i: int) -> int:
     j = i
-    while j < len(tokens) and tokens[j].kind == "word":
+    while j < len(tokens) and tokens[j].kind == "word" and not _glued_to_digits(tokens, j):
         j += 1
     return j
+
+
+def _glued_to_digits(tokens: Sequence[Token], i: int) -> bool:
+    """Letters touching digits (`01DE`, `00UM00`) are characters of a code, not number words."""
+    before = tokens[i - 1] if i else None
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    return (before is not None and before.kind == "num" and before.end == tokens[i].start) or (
+        after is not None and after.kind == "num" and after.start == tokens[i].end
+    )
 
 
 def _parse_words(tokens: Sequence[Token], words: list[str], base: int, out: list[Element]) -> int:
