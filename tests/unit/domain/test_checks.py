@@ -25,7 +25,9 @@ def test_known_valid_cnpjs(cnpj: str) -> None:
     assert checks.cnpj_valid(cnpj)
 
 
-@pytest.mark.parametrize("cnpj", ["11444777000162", "12ABC34501DE53", "12abc34501DE3", "AAAAAAAAAAAA00"])
+@pytest.mark.parametrize(
+    "cnpj", ["11444777000162", "12ABC34501DE53", "12abc34501DE3", "AAAAAAAAAAAA00"]
+)
 def test_invalid_cnpjs(cnpj: str) -> None:
     assert not checks.cnpj_valid(cnpj)
 

@@ -50,7 +50,8 @@ def _nums(text: str) -> list[tuple[str, str]]:
 
 def test_elements_keep_every_number_apart() -> None:
     assert _nums("sete oito, cento e dois 1.250 e quarenta") == [
-        ("digit", "7"), ("digit", "8"), ("cardinal", "102"), ("written", "1250"), ("cardinal", "40"),
+        ("digit", "7"), ("digit", "8"), ("cardinal", "102"), ("written", "1250"),
+        ("cardinal", "40"),
     ]  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -163,7 +164,8 @@ def test_any_spoken_phone_is_recovered(data: st.DataObject, phone: str, keyword:
 
 _ORDINARY = ["olá", "Bom", "dia", "conta", "banco", "quero", "saber", "meu", "saldo", "hoje",
              "Itaú", "transferência", "por", "favor", "obrigado", "sim", "não", "cartão", "fatura",
-             "é", "o", "a", "de", "para", "cento", "meia", "hora", "números", "reais", "ponto"]  # fmt: skip
+             "é", "o", "a", "de", "para", "cento", "meia", "hora", "números", "reais",
+             "ponto"]  # fmt: skip
 _PUNCT = ["", ",", ".", "?", "!"]
 
 
@@ -191,6 +193,7 @@ def test_nothing_is_dropped(words: list[str]) -> None:
     assert all(any(w == o for o in it) for w in ordinary), (text, out)
 
 
-def test_results_are_plain_data() -> None:
-    result = PP.process("sete")
-    assert result.text == "7" and result.entities == [] and isinstance(Entity, type)
+def test_entity_records_are_json_ready() -> None:
+    (ent,) = PP.process("cep 70040900").entities
+    assert isinstance(ent, Entity)
+    assert json.loads(json.dumps(ent.to_dict())) == ent.to_dict()
