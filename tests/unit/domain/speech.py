@@ -56,3 +56,15 @@ def spoken_digits(draw: st.DrawFn, digits: str) -> str:
     for part in parts[1:]:
         out += draw(st.sampled_from(SEPARATORS)) + part
     return out
+
+
+def big_cardinal(n: int) -> str:
+    """Words for 0 <= n < 10**6: `mil` alone for 1000, `e` before a last part under 100 or round."""
+    thousands, rest = divmod(n, 1000)
+    if not thousands:
+        return cardinal(rest)
+    head = "mil" if thousands == 1 else f"{cardinal(thousands)} mil"
+    if not rest:
+        return head
+    joiner = " e " if rest < 100 or rest % 100 == 0 else " "
+    return head + joiner + cardinal(rest)

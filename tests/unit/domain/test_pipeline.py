@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from mediaserver.domain import checks
 from mediaserver.domain.pipeline import Entity, PostprocessOptions, Postprocessor
 
-from .speech import cardinal, spoken_digits
+from .speech import big_cardinal, cardinal, spoken_digits
 
 PP = Postprocessor()
 
@@ -148,18 +148,59 @@ def test_any_written_alphanumeric_cnpj_is_recovered(cnpj: str, sep: str) -> None
     assert [(e.type, e.value) for e in result.entities] == [("cnpj", cnpj)]
 
 
+@st.composite
+def landline(draw: st.DrawFn) -> str:
+    ddd = draw(st.sampled_from(sorted(checks.DDDS)))
+    first = draw(st.sampled_from("2345"))
+    return f"{ddd}{first}{draw(st.text(alphabet='0123456789', min_size=7, max_size=7))}"
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     data=st.data(),
-    phone=mobile(),
+    phone=st.one_of(mobile(), landline()),
     keyword=st.sampled_from(["meu celular é", "telefone", "zap:", "o contato é o"]),
 )
 def test_any_spoken_phone_is_recovered(data: st.DataObject, phone: str, keyword: str) -> None:
     spoken = data.draw(spoken_digits(phone))
     result = PP.process(f"{keyword} {spoken}")
-    expected = f"({phone[:2]}) {phone[2:7]}-{phone[7:]}"
+    expected = f"({phone[:2]}) {phone[2:-4]}-{phone[-4:]}"
     assert result.text == f"{keyword} {expected}"
     assert [(e.type, e.value) for e in result.entities] == [("phone", phone)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    phone=mobile(),
+    prefix=st.sampled_from(["+55 ", "mais cinquenta e cinco ", "+55"]),
+)
+def test_any_international_phone_is_recovered(data: st.DataObject, phone: str, prefix: str) -> None:
+    spoken = data.draw(spoken_digits(phone))
+    if prefix == "+55" and not spoken[0].isdigit():
+        prefix = "+55 "
+    result = PP.process(f"ligue {prefix}{spoken}")
+    assert result.text == f"ligue +55 ({phone[:2]}) {phone[2:7]}-{phone[7:]}"
+    assert [(e.type, e.value) for e in result.entities] == [("phone", "55" + phone)]
+
+
+def _grouped(n: int) -> str:
+    return str(n) if n < 10000 else f"{n:,}".replace(",", ".")
+
+
+@given(st.integers(0, 999_999).filter(lambda n: n not in (1, 2)))
+def test_any_spoken_cardinal_becomes_digits(n: int) -> None:
+    assert PP.process(f"são {big_cardinal(n)} clientes").text == f"são {_grouped(n)} clientes"
+
+
+@given(st.integers(0, 999_999), st.integers(1, 99))
+def test_any_spoken_amount_becomes_money(reais: int, cents: int) -> None:
+    unit = "real" if reais == 1 else "reais"
+    spoken = f"{big_cardinal(reais)} {unit} e {cardinal(cents)} centavos"
+    text = f"{reais:,}".replace(",", ".")
+    result = PP.process(f"paguei {spoken} ontem")
+    assert result.text == f"paguei R$ {text},{cents:02d} ontem"
+    assert [e.value for e in result.entities] == [f"{reais}.{cents:02d}"]
 
 
 _ORDINARY = ["olá", "Bom", "dia", "conta", "banco", "quero", "saber", "meu", "saldo", "hoje",
@@ -187,10 +228,14 @@ _NUMBER_WORDS = [cardinal(n) for n in (1, 2, 3, 7, 10, 15, 21, 99, 100, 345)]
 @given(st.lists(st.one_of(st.sampled_from(_ORDINARY), st.sampled_from(_NUMBER_WORDS)), max_size=25))
 def test_nothing_is_dropped(words: list[str]) -> None:
     text = " ".join(words)
-    out = PP.process(text, PostprocessOptions(entities=False)).text.split()
-    ordinary = [w for w in words if w in _ORDINARY]
-    it = iter(out)
-    assert all(any(w == o for o in it) for w in ordinary), (text, out)
+    for options, absorbed in [
+        (PostprocessOptions(entities=False), set()),
+        (PostprocessOptions(), {"reais", "ponto", "por", "cento"}),  # parts of an entity or `%`
+    ]:
+        out = PP.process(text, options).text.split()
+        ordinary = [w for w in words if w in _ORDINARY and w not in absorbed]
+        it = iter(out)
+        assert all(any(w == o for o in it) for w in ordinary), (text, out)
 
 
 def test_entity_records_are_json_ready() -> None:
