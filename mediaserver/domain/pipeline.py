@@ -48,7 +48,10 @@ class PostprocessResult:
 
 
 class Postprocessor:
-    """Runs the stages on one final transcript at a time; reuse one instance per process."""
+    """Runs the stages on one final transcript at a time; reuse one instance per process.
+
+    Not thread-safe (it memoises hot-word correctors and NeMo answers): use one per thread.
+    """
 
     def __init__(
         self,
@@ -63,6 +66,9 @@ class Postprocessor:
         self._max_correctors = correctors
 
     def process(self, text: str, options: PostprocessOptions | None = None) -> PostprocessResult:
+        """Format one final transcript. The result is that of ITN, then entities, then hot
+        words; entities are matched on the numbers as spoken before ITN writes the rest, so
+        that ITN never joins or splits the digits of an entity."""
         opts = options if options is not None else PostprocessOptions()
         doc = Document(text)
         if opts.entities or opts.redact:
@@ -73,9 +79,10 @@ class Postprocessor:
             _upper_acronyms(doc)
         if opts.redact:
             doc.edits = [redact(edit) for edit in doc.edits]
-        if opts.itn:
-            cardinal = self._normalizer.cardinal if self._normalizer is not None else None
-            apply_itn(doc, cardinal) if cardinal is not None else apply_itn(doc)
+        if opts.itn and self._normalizer is not None:
+            apply_itn(doc, self._normalizer.cardinal)
+        elif opts.itn:
+            apply_itn(doc)
         out, entities = doc.render()
         hits = 0
         if opts.hot_words:
