@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +25,16 @@ class HotWordCorrector(Protocol):
     """What `mediaserver.domain.hotwords.HotWordCorrector` offers the pipeline."""
 
     def correct(self, text: str) -> tuple[str, int]: ...
+
+
+CorrectorFactory = Callable[[tuple[str, ...]], HotWordCorrector]
+
+
+def _default_corrector(hot_words: tuple[str, ...]) -> HotWordCorrector:
+    # Imported on first use: only sessions with hot words pay for rapidfuzz & co.
+    hotwords = importlib.import_module("mediaserver.domain.hotwords")
+    corrector: HotWordCorrector = hotwords.HotWordCorrector(hot_words)
+    return corrector
 
 
 __all__ = ["Entity", "PostprocessOptions", "PostprocessResult", "Postprocessor"]
@@ -58,9 +68,11 @@ class Postprocessor:
         normalizer: Normalizer | None = None,
         *,
         hot_word_hits: Counter | None = None,
+        corrector_factory: CorrectorFactory = _default_corrector,
         correctors: int = 64,
     ) -> None:
         self._normalizer = normalizer
+        self._make_corrector = corrector_factory
         self._hot_word_hits = hot_word_hits
         self._correctors: OrderedDict[tuple[str, ...], HotWordCorrector] = OrderedDict()
         self._max_correctors = correctors
@@ -98,14 +110,14 @@ class Postprocessor:
         moved: list[Entity] = []
         hits = pos = length = 0
         for ent in entities:
-            fixed, n = corrector.correct(text[pos : ent.start])
+            fixed, n = _correct_between(corrector, text[pos : ent.start])
             pieces += [fixed, ent.text]
             length += len(fixed)
             hits += n
             moved.append(dataclasses.replace(ent, start=length, end=length + len(ent.text)))
             length += len(ent.text)
             pos = ent.end
-        fixed, n = corrector.correct(text[pos:])
+        fixed, n = _correct_between(corrector, text[pos:])
         pieces.append(fixed)
         hits += n
         if hits and self._hot_word_hits is not None:
@@ -116,15 +128,24 @@ class Postprocessor:
         key = tuple(hot_words)
         corrector = self._correctors.get(key)
         if corrector is None:
-            # Imported on first use: only sessions with hot words pay for rapidfuzz & co.
-            hotwords = importlib.import_module("mediaserver.domain.hotwords")
-            corrector = hotwords.HotWordCorrector(key)
+            corrector = self._make_corrector(key)
             self._correctors[key] = corrector
             if len(self._correctors) > self._max_correctors:
                 self._correctors.popitem(last=False)
         else:
             self._correctors.move_to_end(key)
         return corrector
+
+
+def _correct_between(corrector: HotWordCorrector, piece: str) -> tuple[str, int]:
+    """Correct the words of a piece of text; the spaces at its ends (next to an entity) stay."""
+    core = piece.strip()
+    if not core:
+        return piece, 0
+    lead = piece[: len(piece) - len(piece.lstrip())]
+    trail = piece[len(piece.rstrip()) :]
+    fixed, hits = corrector.correct(core)
+    return f"{lead}{fixed}{trail}", hits
 
 
 def _upper_acronyms(doc: Document) -> None:

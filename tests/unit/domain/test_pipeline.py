@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from mediaserver.domain import checks
 from mediaserver.domain.pipeline import Entity, PostprocessOptions, Postprocessor
+from mediaserver.observability import Metrics
 
 from .speech import big_cardinal, cardinal, spoken_digits
 
@@ -242,3 +243,44 @@ def test_entity_records_are_json_ready() -> None:
     (ent,) = PP.process("cep 70040900").entities
     assert isinstance(ent, Entity)
     assert json.loads(json.dumps(ent.to_dict())) == ent.to_dict()
+
+
+class _UpperCorrector:
+    """A stand-in with the hot-word corrector's interface: writes configured words in caps."""
+
+    def __init__(self, hot_words: tuple[str, ...]) -> None:
+        self.words = {w.lower(): w for w in hot_words}
+
+    def correct(self, text: str) -> tuple[str, int]:
+        parts = text.split(" ")
+        fixed = [self.words.get(p.lower(), p) for p in parts]
+        return " ".join(fixed), sum(a != b for a, b in zip(parts, fixed, strict=True))
+
+
+def test_hot_words_run_between_entities_and_offsets_follow() -> None:
+    metrics = Metrics()
+    pp = Postprocessor(hot_word_hits=metrics.hot_word_hits, corrector_factory=_UpperCorrector)
+    text = "o bradescard do cpf 52998224725 e bradescard de novo, cep 70040900 bradescard"
+    result = pp.process(text, PostprocessOptions(hot_words=("BRADESCARD",)))
+    assert result.text == (
+        "o BRADESCARD do CPF 529.982.247-25 e BRADESCARD de novo, CEP 70040-900 BRADESCARD"
+    )
+    assert result.hot_word_hits == 3
+    assert [result.text[e.start : e.end] for e in result.entities] == [
+        "529.982.247-25", "70040-900"
+    ]  # fmt: skip
+    assert metrics.registry.get_sample_value("mediaserver_hot_word_hits_total") == 3
+
+
+def test_correctors_are_built_once_per_hot_word_list() -> None:
+    built: list[tuple[str, ...]] = []
+
+    def factory(words: tuple[str, ...]) -> _UpperCorrector:
+        built.append(words)
+        return _UpperCorrector(words)
+
+    pp = Postprocessor(corrector_factory=factory, correctors=1)
+    for words in [("A1",), ("A1",), ("B2",), ("A1",)]:
+        pp.process("x", PostprocessOptions(hot_words=words))
+    assert built == [("A1",), ("B2",), ("A1",)]
+    assert pp.process("x y", PostprocessOptions()).hot_word_hits == 0
