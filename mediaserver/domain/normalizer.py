@@ -117,7 +117,10 @@ def _load_nemo(cache_dir: Path | None) -> Any:
         return InverseNormalizer(lang="pt")
     cache_dir.mkdir(parents=True, exist_ok=True)
     if (cache_dir / FAR_NAME).exists():
-        return InverseNormalizer(lang="pt", cache_dir=str(cache_dir))
+        try:
+            return InverseNormalizer(lang="pt", cache_dir=str(cache_dir))
+        except Exception as exc:  # a truncated or foreign file: compile it again below
+            del exc
     # Build into a private directory, then move the file into place in one step.
     build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:

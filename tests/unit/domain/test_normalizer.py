@@ -111,3 +111,15 @@ def test_grammars_are_compiled_once_and_reused(tmp_path: Path) -> None:
     assert second["ok"]
     assert (far.stat().st_mtime_ns, far.stat().st_ino) == stamp  # loaded, not rewritten
     assert second["seconds"] < first["seconds"]
+
+
+@pytest.mark.slow
+def test_a_corrupt_grammar_file_is_rebuilt(tmp_path: Path) -> None:
+    pytest.importorskip("nemo_text_processing")
+    cache = tmp_path / "itn"
+    cache.mkdir()
+    (cache / FAR_NAME).write_bytes(b"not a far archive")
+    normalizer = Normalizer(cache)
+    assert normalizer.load(), normalizer.load_error
+    assert normalizer.cardinal("trinta e um", -1) == 31
+    assert (cache / FAR_NAME).stat().st_size > 1000

@@ -284,3 +284,34 @@ def test_correctors_are_built_once_per_hot_word_list() -> None:
         pp.process("x", PostprocessOptions(hot_words=words))
     assert built == [("A1",), ("B2",), ("A1",)]
     assert pp.process("x y", PostprocessOptions()).hot_word_hits == 0
+
+
+_VOCAB = [*_ORDINARY, *_NUMBER_WORDS, "mil", "milhões", "e", "vírgula", "por", "cento", "meia",
+          "zero", "nove", "ponto", "traço", "barra", "menos", "arroba", "R$", "reais", "real",
+          "centavos", "de", "cpf", "CNPJ", "cep", "celular", "mais", "+", "+55", "(11)", "-",
+          "/", ".", ",", "12", "1.500", "89,90", "0001", "AB", "x9", "_", "@"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(_VOCAB), max_size=30).map(" ".join),
+        st.lists(st.sampled_from(_VOCAB), max_size=30).map("".join),
+        st.text(max_size=80),
+    ),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_any_input_gives_a_result_with_consistent_records(
+    text: str, itn: bool, entities: bool, redact: bool
+) -> None:
+    result = PP.process(text, PostprocessOptions(itn=itn, entities=entities, redact=redact))
+    assert result.raw_text == text
+    ends = [0]
+    for ent in result.entities:
+        assert result.text[ent.start : ent.end] == ent.text
+        assert ent.start >= ends[-1]
+        ends.append(ent.end)
+    if not (itn or entities or redact):
+        assert result.text == text
