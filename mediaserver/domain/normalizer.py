@@ -14,6 +14,7 @@ loaded afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -117,10 +118,9 @@ def _load_nemo(cache_dir: Path | None) -> Any:
         return InverseNormalizer(lang="pt")
     cache_dir.mkdir(parents=True, exist_ok=True)
     if (cache_dir / FAR_NAME).exists():
-        try:
+        # A truncated or foreign file fails to load: it is compiled again below.
+        with contextlib.suppress(Exception):
             return InverseNormalizer(lang="pt", cache_dir=str(cache_dir))
-        except Exception as exc:  # a truncated or foreign file: compile it again below
-            del exc
     # Build into a private directory, then move the file into place in one step.
     build_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:
