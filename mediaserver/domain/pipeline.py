@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mediaserver.domain import documents, email, money
+from mediaserver.domain import addresses, identifiers, money
 from mediaserver.domain.document import Document, Edit, Entity
 from mediaserver.domain.itn import apply_itn
 from mediaserver.domain.lexicon import ACRONYMS
@@ -84,10 +84,10 @@ class Postprocessor:
         opts = options if options is not None else PostprocessOptions()
         doc = Document(text)
         if opts.entities or opts.redact:
-            email.find_written(doc)
-            email.find_spoken(doc)
+            addresses.find_written(doc)
+            addresses.find_spoken(doc)
             money.find_money(doc)
-            documents.find_documents(doc)
+            identifiers.find_identifiers(doc)
             _upper_acronyms(doc)
         if opts.redact:
             doc.edits = [redact(edit) for edit in doc.edits]

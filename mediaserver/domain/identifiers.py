@@ -1,4 +1,4 @@
-"""Digit-string entities: CPF, CNPJ, phone, card, CEP (and the PIX keys among them).
+"""Identifiers written as digit strings: CPF, CNPJ, phone, card, CEP (and PIX keys among them).
 
 A chunk is a run of numbers (and, for alphanumeric CNPJs, letter groups) joined only by
 separators; inside it, consecutive numbers whose characters add up to an entity's length form
@@ -132,7 +132,7 @@ def _best_at(doc: Document, items: list[int], s: int) -> tuple[Match, int] | Non
     return best
 
 
-def find_documents(doc: Document) -> None:
+def find_identifiers(doc: Document) -> None:
     e = 0
     while e < len(doc.elements):
         if not doc.element_free(e) or _chars(doc, e) is None:

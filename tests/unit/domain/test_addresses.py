@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from mediaserver.domain.addresses import find_spoken, find_written
 from mediaserver.domain.document import Document
-from mediaserver.domain.email import find_spoken, find_written
 
 
 def run(text: str) -> tuple[str, list[tuple[str, str]]]:

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 
 from mediaserver.domain.document import Document, Entity
-from mediaserver.domain.documents import find_documents
+from mediaserver.domain.identifiers import find_identifiers
 from mediaserver.domain.itn import apply_itn
 
 
 def run(text: str) -> tuple[str, list[Entity]]:
     doc = Document(text)
-    find_documents(doc)
+    find_identifiers(doc)
     apply_itn(doc)
     return doc.render()
 
