@@ -67,13 +67,19 @@ def _chars(doc: Document, e: int) -> str | None:
         return el.digits
     if el.kind != "word" or not el.text.isascii() or not el.text.isalpha() or len(el.text) > 12:
         return None
-    if el.norm in ALL_KEYWORDS:
-        return None
+    if el.norm in ALL_KEYWORDS and not _inside_code(doc.text, el.start, el.end):
+        return None  # `CPF 123...` is the keyword; `00.000.CPF/0000-96` is part of a code
     glued = any(
         isinstance(n, Num) and (n.end == el.start or n.start == el.end)
         for n in doc.elements[max(e - 1, 0) : e + 2]
     )
     return el.text.upper() if el.text.isupper() or glued else None
+
+
+def _inside_code(text: str, start: int, end: int) -> bool:
+    """No space on either side: the letters are written inside a longer code."""
+    before, after = text[start - 1 : start], text[end : end + 1]
+    return bool(before.strip()) and bool(after.strip())
 
 
 def _is_separator(doc: Document, e: int) -> bool:

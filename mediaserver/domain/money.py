@@ -20,7 +20,7 @@ def format_money(cents: int) -> tuple[str, str]:
 def _written_cents(text: str) -> int | None:
     """pt-BR written amount: `1.234,56` / `1500` / `89,9`; `.` groups thousands."""
     whole, comma, frac = text.rpartition(",") if "," in text else (text, "", "")
-    if comma and not 1 <= len(frac) <= 2:
+    if (comma and not 1 <= len(frac) <= 2) or "," in whole:
         return None
     groups = whole.split(".")
     if len(groups) > 1 and any(len(g) != 3 for g in groups[1:]):

@@ -129,12 +129,20 @@ def _word_run_end(tokens: Sequence[Token], i: int) -> int:
 
 
 def _glued_to_digits(tokens: Sequence[Token], i: int) -> bool:
-    """Letters touching digits (`01DE`, `00UM00`) are characters of a code, not number words."""
-    before = tokens[i - 1] if i else None
-    after = tokens[i + 1] if i + 1 < len(tokens) else None
-    return (before is not None and before.kind == "num" and before.end == tokens[i].start) or (
-        after is not None and after.kind == "num" and after.start == tokens[i].end
-    )
+    """Letters of a code, not number words: touching digits (`01DE`, `00UM00`), or capitals
+    next to written digits (`UM 000 000`, `12.DEZ.345`)."""
+    word = tokens[i]
+    capitals = len(word.text) > 1 and word.text.isupper()
+    for j in (i - 1, i + 1):
+        if not 0 <= j < len(tokens):
+            continue
+        near = tokens[j]
+        if near.kind == "num" and (near.end == word.start or near.start == word.end or capitals):
+            return True
+        k = 2 * j - i  # one separator mark away: `12.DEZ`
+        if capitals and near.kind == "punct" and 0 <= k < len(tokens) and tokens[k].kind == "num":
+            return True
+    return False
 
 
 def _parse_words(tokens: Sequence[Token], words: list[str], base: int, out: list[Element]) -> int:
