@@ -12,21 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
-import os
-import re
-import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
-import mediaserver
 from mediaserver.engines.client import RemoteSttStream, WorkerClient
 from mediaserver.engines.errors import (
     EngineError,
@@ -35,45 +29,13 @@ from mediaserver.engines.errors import (
     WorkerStartError,
     WorkerUnavailable,
 )
+from mediaserver.engines.process import WorkerExitedEarly, drain_stdout, socket_name, spawn_worker
 from mediaserver.engines.scheduler import Scheduler
 from mediaserver.engines.servicer import rss_bytes
+from mediaserver.engines.spec import SupervisorOptions, WorkerSpec, WorkerStatus
 from mediaserver.observability import Metrics
 
 log = structlog.get_logger("mediaserver.engines.supervisor")
-PACKAGE_ROOT = str(Path(mediaserver.__file__).resolve().parent.parent)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSpec:
-    """What to run for one model (built from the model's manifest by the registry)."""
-
-    model: str
-    engine: str  # a registered engine name or `module:Factory`
-    model_dir: Path
-    kind: Literal["stt", "tts"] = "stt"
-    config: Mapping[str, Any] = field(default_factory=dict)
-    threads: int = 0
-    concurrency: int = 1  # requests the worker serves at once (scheduler slots)
-    address: str | None = None  # "host:port" of a worker running elsewhere: connect, not spawn
-    memory_limit_mb: int = 0  # 0: no limit; above it a local worker is killed and restarted
-
-
-@dataclass(frozen=True, slots=True)
-class SupervisorOptions:
-    auto_unload_s: float = 300.0  # idle time before a worker is stopped; 0 = never
-    start_timeout_s: float = 120.0  # spawn to model loaded
-    health_interval_s: float = 5.0
-    health_timeout_s: float = 2.0
-    unhealthy_after: int = 2  # missed pings in a row before the worker is killed
-    backoff_initial_s: float = 0.2
-    backoff_max_s: float = 30.0
-    max_rapid_failures: int = 5  # failures within rapid_window_s before giving up
-    rapid_window_s: float = 60.0
-    failed_cooldown_s: float = 60.0  # a FAILED worker is tried again after this
-    drain_timeout_s: float = 10.0  # graceful stop: wait this long for requests in flight
-    stop_timeout_s: float = 5.0  # after SIGTERM, before SIGKILL
-    max_queued: int = 64  # per priority, per worker
-    python: str = sys.executable
 
 
 class Phase(StrEnum):
@@ -95,31 +57,8 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerStatus:
-    """One row of `mediaserver ps` / GET /v1/models. Times are Unix epoch seconds."""
-
-    model: str
-    engine: str
-    kind: str
-    state: str
-    pid: int | None
-    address: str | None
-    loaded_since: float | None
-    last_used: float | None
-    restarts: int
-    in_flight: int
-    queued: int
-    rss_bytes: int
-    last_error: str
-
-
 class _LaunchFailed(Exception):
     """The worker died or hung before becoming ready (restarting may help)."""
-
-
-def _socket_name(model: str, generation: int) -> str:
-    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)[:40]}-{os.getpid()}-{generation}.sock"
 
 
 class ManagedWorker:
@@ -292,8 +231,10 @@ class ManagedWorker:
             await self._discard(WorkerCrashed(f"worker for {self.spec.model!r}: {reason}"))
             delay = self._note_failure()
             if delay is None:
-                await self._give_up(f"{len(self._failures)} failures in "
-                                    f"{self.options.rapid_window_s:g} s; last: {reason}")
+                await self._give_up(
+                    f"{len(self._failures)} failures in "
+                    f"{self.options.rapid_window_s:g} s; last: {reason}"
+                )
                 return
             self.restarts += 1
             if self._metrics is not None:
@@ -339,55 +280,17 @@ class ManagedWorker:
             async with asyncio.timeout(self.options.start_timeout_s):
                 await self._wait_loaded(self.client)
         except TimeoutError:
-            raise _LaunchFailed(
-                f"not ready after {self.options.start_timeout_s:g} s"
-            ) from None
+            raise _LaunchFailed(f"not ready after {self.options.start_timeout_s:g} s") from None
 
     async def _spawn(self) -> str:
-        path = self._socket_dir / _socket_name(self.spec.model, self.generation + 1)
-        path.unlink(missing_ok=True)
+        path = self._socket_dir / socket_name(self.spec.model, self.generation + 1)
         address = f"unix://{path}"
-        # Run the same mediaserver package as this process, installed or not.
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        self.proc = await asyncio.create_subprocess_exec(
-            *self._command(address),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        assert self.proc.stdout is not None
         try:
-            async with asyncio.timeout(self.options.start_timeout_s):
-                line = await self.proc.stdout.readline()
-        except TimeoutError:
-            raise _LaunchFailed("worker did not start listening") from None
-        if not line.startswith(b"LISTENING "):
-            code = await self.proc.wait()
-            raise _LaunchFailed(f"worker exited with code {code} before listening")
-        self._drain = asyncio.get_running_loop().create_task(self._drain_stdout(self.proc))
+            self.proc = await spawn_worker(self.spec, self.options, address)
+        except WorkerExitedEarly as exc:
+            raise _LaunchFailed(str(exc)) from None
+        self._drain = asyncio.get_running_loop().create_task(drain_stdout(self.proc))
         return address
-
-    def _command(self, address: str) -> list[str]:
-        spec = self.spec
-        return [
-            self.options.python, "-m", "mediaserver.engines.worker",
-            "--engine", spec.engine,
-            "--kind", spec.kind,
-            "--model-dir", str(spec.model_dir),
-            "--model-name", spec.model,
-            "--config-json", json.dumps(dict(spec.config)),
-            "--threads", str(spec.threads),
-            "--concurrency", str(spec.concurrency),
-            "--socket", address,
-            "--parent-pid", str(os.getpid()),
-        ]  # fmt: skip
-
-    @staticmethod
-    async def _drain_stdout(proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        while await proc.stdout.read(65536):
-            pass
 
     async def _wait_loaded(self, client: WorkerClient) -> None:
         while True:

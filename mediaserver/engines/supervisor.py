@@ -32,14 +32,9 @@ from mediaserver.config import Settings
 from mediaserver.engines.base import ProgressCallback, TranscribeOptions, Transcript
 from mediaserver.engines.client import PcmAudio, RemoteSttStream, WorkerClient
 from mediaserver.engines.errors import ShuttingDown, WorkerCrashed
-from mediaserver.engines.managed import (
-    ManagedWorker,
-    Phase,
-    SupervisorOptions,
-    WorkerSpec,
-    WorkerStatus,
-)
+from mediaserver.engines.managed import ManagedWorker, Phase
 from mediaserver.engines.scheduler import Priority
+from mediaserver.engines.spec import SupervisorOptions, WorkerSpec, WorkerStatus
 from mediaserver.observability import Metrics
 
 __all__ = [
@@ -76,6 +71,7 @@ class Supervisor:
         self._socket_dir: Path | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
+        self._unloading: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Supervisor:
         await self.start()
@@ -98,7 +94,7 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
         workers = list(self._workers.values())
-        await asyncio.gather(*(w.stop() for w in workers))
+        await asyncio.gather(*(w.stop() for w in workers), *self._unloading)
         self._workers.clear()
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
@@ -206,4 +202,7 @@ class Supervisor:
                 if worker.is_local and worker.phase == Phase.READY and idle >= ttl:
                     log.info("worker.idle_unload", model=model, idle_s=round(idle, 1))
                     del self._workers[model]
-                    await worker.stop()
+                    # Stopped apart from this loop, so that `close` can wait for it.
+                    task = asyncio.get_running_loop().create_task(worker.stop())
+                    self._unloading.add(task)
+                    task.add_done_callback(self._unloading.discard)

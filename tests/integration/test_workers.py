@@ -217,3 +217,19 @@ async def test_unresponsive_worker_is_killed_and_restarted(tmp_path: Path) -> No
         assert status.restarts >= 1
         assert "unresponsive" in status.last_error
         assert not alive(pid)
+
+
+async def test_worker_over_its_memory_limit_is_restarted(tmp_path: Path) -> None:
+    resolve = resolver(tmp_path, m={"spec": {"memory_limit_mb": 1}})
+    async with Supervisor(resolve, FAST) as sup:
+        await sup.load("m")
+        pid = sup.workers()[0].pid
+        assert pid is not None
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            if sup.workers()[0].restarts:
+                break
+        (status,) = sup.workers()
+    assert status.restarts >= 1
+    assert "memory limit" in status.last_error
+    assert not alive(pid)

@@ -12,7 +12,7 @@ import pytest
 
 from mediaserver.engines.base import TranscribeOptions
 from mediaserver.engines.errors import WorkerCrashed
-from mediaserver.engines.managed import WorkerSpec
+from mediaserver.engines.spec import WorkerSpec
 from mediaserver.engines.supervisor import Supervisor
 from tests.fake_engine import write_script
 from tests.integration.workers_support import FAKE_STT, FAKE_TTS, FAST, alive, silence
@@ -20,9 +20,9 @@ from tests.integration.workers_support import FAKE_STT, FAKE_TTS, FAST, alive, s
 OPTIONS = TranscribeOptions(language="pt")
 
 
-async def start_worker(model_dir: Path, engine: str, kind: str = "stt") -> tuple[
-    asyncio.subprocess.Process, str
-]:
+async def start_worker(
+    model_dir: Path, engine: str, kind: str = "stt"
+) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mediaserver.engines.worker",
         "--engine", engine, "--kind", kind, "--model-dir", str(model_dir),

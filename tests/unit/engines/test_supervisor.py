@@ -10,13 +10,8 @@ import pytest
 from mediaserver.config import load_settings
 from mediaserver.engines.base import ModelNotFoundError, TranscribeOptions
 from mediaserver.engines.errors import ShuttingDown
-from mediaserver.engines.managed import (
-    TRANSITIONS,
-    ManagedWorker,
-    Phase,
-    SupervisorOptions,
-    WorkerSpec,
-)
+from mediaserver.engines.managed import TRANSITIONS, ManagedWorker, Phase
+from mediaserver.engines.spec import SupervisorOptions, WorkerSpec
 from mediaserver.engines.supervisor import Supervisor, options_from_settings
 
 
