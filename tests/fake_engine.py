@@ -7,7 +7,7 @@ The script is `fake.json` in the model directory (all keys optional):
   step_s:     progress is reported (and cancellation noticed) every step_s of processing
   crash_at_s: `transcribe_file` kills the process once this much audio is processed
   accept_s:   seconds each stream `accept` takes
-  hang_health_after: `health` blocks forever after answering this many times (unresponsive)
+  freeze_after_s: the process stops itself (SIGSTOP) this long after loading: a hung worker
   events:     a file where the engine appends JSON lines (load, cancelled) with
               time.monotonic() stamps, comparable across processes on Linux
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -76,7 +77,6 @@ class FakeEngine:
     def __init__(self) -> None:
         self.script: dict[str, Any] = {}
         self.words: list[tuple[float, str]] = []
-        self.health_calls = 0
 
     def _event(self, name: str, **fields: Any) -> None:
         path = self.script.get("events")
@@ -93,6 +93,10 @@ class FakeEngine:
         if self.script.get("fail_load"):
             raise ModelLoadError(str(self.script["fail_load"]))
         self._event("load")
+        freeze_after = self.script.get("freeze_after_s")
+        if freeze_after is not None:
+            pid = os.getpid()
+            threading.Timer(float(freeze_after), os.kill, (pid, signal.SIGSTOP)).start()
 
     def hypothesis(self, seconds: float, *, is_final: bool) -> Hypothesis:
         heard = [(t, w) for t, w in self.words if t <= seconds + 1e-9]
@@ -133,10 +137,6 @@ class FakeEngine:
         self._event("unload")
 
     def health(self) -> Mapping[str, Any]:
-        self.health_calls += 1
-        hang_after = self.script.get("hang_health_after")
-        if hang_after is not None and self.health_calls > int(hang_after):
-            threading.Event().wait()  # blocks the worker's event loop: it stops answering
         return {"fake": True}
 
 

@@ -147,10 +147,13 @@ class WorkerClient:
         self.cancel_soon(request_id)
         return None
 
-    async def health(self, deadline_s: float, *, wait_for_ready: bool = False) -> WorkerHealth:
+    async def health(
+        self, deadline_s: float, *, wait_for_ready: bool = False, details: bool = False
+    ) -> WorkerHealth:
+        """Liveness and load state; `details=True` also asks the engine for its own health."""
         try:
             msg = await self._stub.Health(
-                pb.HealthRequest(), timeout=deadline_s, wait_for_ready=wait_for_ready
+                pb.HealthRequest(details=details), timeout=deadline_s, wait_for_ready=wait_for_ready
             )
         except grpc.aio.AioRpcError as err:
             raise error_from_rpc(err) from None

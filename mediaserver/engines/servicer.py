@@ -100,9 +100,9 @@ class WorkerState:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
 
-    def health(self, engine: Any) -> pb.HealthResponse:
+    def health(self, engine: Any, with_details: bool) -> pb.HealthResponse:
         details: dict[str, str] = {}
-        if self.loaded:
+        if self.loaded and with_details:
             details = {str(k): str(v) for k, v in engine.health().items()}
         elif self.load_error:
             self.load_error_reported.set()
@@ -259,7 +259,7 @@ class SttServicer(pb_grpc.SttWorkerServicer):  # type: ignore[misc]  # generated
     async def Health(  # gRPC method name
         self, request: pb.HealthRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.HealthResponse:
-        return self.state.health(self.engine)
+        return self.state.health(self.engine, request.details)
 
 
 class TtsServicer(pb_grpc.TtsWorkerServicer):  # type: ignore[misc]  # generated, untyped base
@@ -306,4 +306,4 @@ class TtsServicer(pb_grpc.TtsWorkerServicer):  # type: ignore[misc]  # generated
     async def Health(  # gRPC method name
         self, request: pb.HealthRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.HealthResponse:
-        return self.state.health(self.engine)
+        return self.state.health(self.engine, request.details)

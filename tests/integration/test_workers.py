@@ -205,7 +205,7 @@ async def test_model_that_cannot_load_is_reported(tmp_path: Path) -> None:
 
 
 async def test_unresponsive_worker_is_killed_and_restarted(tmp_path: Path) -> None:
-    async with Supervisor(resolver(tmp_path, m={"hang_health_after": 3}), FAST) as sup:
+    async with Supervisor(resolver(tmp_path, m={"freeze_after_s": 0.3}), FAST) as sup:
         await sup.load("m")
         pid = sup.workers()[0].pid
         assert pid is not None

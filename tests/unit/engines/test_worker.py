@@ -64,7 +64,8 @@ def test_create_engine_from_an_import_path() -> None:
 
 async def test_health_reports_the_engine(served: tuple[WorkerClient, WorkerState]) -> None:
     client, _ = served
-    health = await client.health(2.0)
+    assert (await client.health(2.0)).details == {}  # a liveness ping leaves the engine alone
+    health = await client.health(2.0, details=True)
     assert health.loaded
     assert health.model == "m"
     assert health.architecture == Architecture.ENCODER_DECODER
