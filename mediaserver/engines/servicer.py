@@ -101,11 +101,11 @@ class WorkerState:
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
 
     def health(self, engine: Any, with_details: bool) -> pb.HealthResponse:
+        if self.load_error:
+            self.load_error_reported.set()  # the supervisor knows why: the worker may exit
         details: dict[str, str] = {}
         if self.loaded and with_details:
             details = {str(k): str(v) for k, v in engine.health().items()}
-        elif self.load_error:
-            self.load_error_reported.set()
         msg = pb.HealthResponse(
             kind=self.kind,
             engine=self.model.engine,
