@@ -86,7 +86,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     runtime = app.state.runtime
     drainer = Drainer(
         runtime,
-        runtime.active_calls,
+        # Looked up at drain time: the call core installs its manager during start-up.
+        lambda: runtime.active_calls(),
         timeout_s=server.drain_timeout_s,
         grace_s=server.drain_grace_s,
     )
