@@ -5,6 +5,7 @@ starts the `Drainer` (``/ready`` turns 503, new calls are refused, active calls 
 drain timeout); uvicorn's shutdown runs when the drain is over. A second signal skips the rest:
 uvicorn's forced shutdown (no waiting on connections or the lifespan), and the default handlers
 come back so that a third signal ends the process even if the event loop is stuck.
+`mediaserver serve` exits with status 0 after a drain, 1 when it was forced.
 """
 
 from __future__ import annotations
