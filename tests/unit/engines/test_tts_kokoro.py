@@ -1,4 +1,4 @@
-"""The Kokoro engine on a random-weight model with the real Kokoro-82M layout (tests/tiny_kokoro)."""
+"""The Kokoro engine on a random-weight model laid out like Kokoro-82M (tests/tiny_kokoro)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_speed_changes_duration(engine: KokoroEngine) -> None:
 
 
 def test_unknown_voice_lists_valid_ones(engine: KokoroEngine) -> None:
-    with pytest.raises(UnknownVoiceError, match="'af_heart'.*pf_dora, pm_alex, pm_santa"):
+    with pytest.raises(UnknownVoiceError, match=r"'af_heart'.*pf_dora, pm_alex, pm_santa"):
         engine.synthesize("Olá", "af_heart")
     with pytest.raises(ValueError, match="empty"):
         engine.synthesize(" ", "pf_dora")
