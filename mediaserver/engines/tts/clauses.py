@@ -23,7 +23,7 @@ _WEAK: Final = tuple(",;:")
 
 
 def split_clauses(text: str, min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS) -> list[str]:
-    """The clauses of `text`, in order, none empty; joined with spaces they give the text back."""
+    """The clauses of `text`, in order, none empty; joined with spaces they give its words back."""
     if min_chars < 0 or max_chars < 1:
         raise ValueError(f"need min_chars >= 0 and max_chars >= 1, got {min_chars}, {max_chars}")
     clauses: list[str] = []
