@@ -17,12 +17,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
 from mediaserver.domain.speakable import speakable
 from mediaserver.engines.tts.base import Pcm16, TtsEngine, check_speed, check_text
+
+if TYPE_CHECKING:
+    from mediaserver.config import TtsSettings
+    from mediaserver.observability import Metrics
 
 MiB: Final = 1 << 20
 _SPACES: Final = re.compile(r"\s+")
@@ -63,6 +67,15 @@ class TtsCache:
         self._entries: OrderedDict[CacheKey, tuple[Pcm16, ...]] = OrderedDict()
         self._nbytes = 0
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: TtsSettings, metrics: Metrics | None = None) -> TtsCache:
+        return cls(
+            max_entries=settings.cache_entries,
+            max_bytes=settings.cache_max_mb * MiB,
+            hits=None if metrics is None else metrics.tts_cache_hits,
+            misses=None if metrics is None else metrics.tts_cache_misses,
+        )
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mediaserver.config import TtsSettings
 from mediaserver.engines.base import ModelInfo
 from mediaserver.engines.tts.base import Pcm16, UnknownVoiceError, Voice
 from mediaserver.engines.tts.cache import CachedSynthesizer, CacheKey, TtsCache
@@ -184,6 +185,17 @@ def test_zero_sized_cache_keeps_nothing() -> None:
     cache = TtsCache(max_entries=0)
     assert cache.put(key("a"), [pcm(1)]) is False
     assert cache.get(key("a")) is None
+
+
+def test_from_settings(engine: CountingEngine) -> None:
+    settings = TtsSettings(cache_entries=3, cache_max_mb=1, warmup_phrases=("Olá", "Tchau"))
+    metrics = Metrics()
+    cache = TtsCache.from_settings(settings, metrics)
+    assert (cache.max_entries, cache.max_bytes) == (3, 1 << 20)
+    tts = CachedSynthesizer(engine, cache)
+    assert tts.warm_up(settings.warmup_phrases) == 2
+    list(tts.synthesize("Olá"))
+    assert metrics.registry.get_sample_value("mediaserver_tts_cache_hits_total") == 1
 
 
 def test_negative_bounds_are_refused() -> None:
