@@ -26,3 +26,7 @@ def create_tts_engine(engine_name: str) -> TtsEngine:
         raise ValueError(f"unknown TTS engine {engine_name!r}; known engines: {known}") from None
     engine: TtsEngine = getattr(import_module(module_name), class_name)()
     return engine
+
+
+# The name the worker looks up in each engine package (`mediaserver.engines.<kind>`).
+create_engine = create_tts_engine

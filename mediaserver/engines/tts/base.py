@@ -65,6 +65,7 @@ class TtsEngine(Protocol):
     def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Iterator[Pcm16]:
         """Yield mono int16 chunks, one or more per clause, in order.
 
+        `voice` "" is the default voice (what an unset protobuf field carries).
         Arguments are checked by the call itself, before any synthesis; abandoning the
         iterator stops synthesis after the current clause.
         """

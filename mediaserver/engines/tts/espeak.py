@@ -232,6 +232,7 @@ class EspeakEngine:
 
     def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Iterator[Pcm16]:
         library = self._loaded()
+        voice = voice or self._default_voice
         entry = library.voices.get(voice.lower()) if isinstance(voice, str) else None
         if entry is None:
             raise UnknownVoiceError(str(voice), library.voices, NAME)

@@ -138,6 +138,7 @@ class KokoroEngine:
 
     def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Iterator[Pcm16]:
         pipeline = self._loaded()
+        voice = voice or self._settings.default_voice
         pack = self._voices.get(voice) if isinstance(voice, str) else None
         if pack is None:
             raise UnknownVoiceError(str(voice), self._voices, NAME)

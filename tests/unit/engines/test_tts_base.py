@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from mediaserver.engines.tts import ENGINES, create_tts_engine
+from mediaserver.engines.tts import ENGINES, create_engine, create_tts_engine
 from mediaserver.engines.tts.base import (
     UnknownVoiceError,
     check_speed,
@@ -56,6 +56,7 @@ def test_unknown_voice_error_names_a_few_voices() -> None:
 def test_factory_knows_both_engines() -> None:
     assert set(ENGINES) == {"kokoro", "espeak-ng"}
     assert create_tts_engine("espeak-ng").name == "espeak-ng"
+    assert create_engine is create_tts_engine  # the name the worker looks up
     with pytest.raises(ValueError, match="unknown TTS engine 'piper'"):
         create_tts_engine("piper")
 

@@ -84,6 +84,10 @@ def test_voices_list_every_espeak_voice_with_pt_br(engine: TtsEngine) -> None:
     assert all(len(say(engine, "um", v)) > 1000 for v in ("en-us", "es"))
 
 
+def test_an_empty_voice_is_the_default_voice(engine: TtsEngine) -> None:
+    assert len(say(engine, SENTENCE, "")) == pytest.approx(len(say(engine, SENTENCE)), rel=0.01)
+
+
 def test_voices_sound_different(engine: TtsEngine) -> None:
     assert not np.array_equal(say(engine, "Bom dia"), say(engine, "Bom dia", "pt"))
 

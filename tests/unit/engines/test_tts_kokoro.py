@@ -93,6 +93,10 @@ def test_streams_clause_by_clause(engine: KokoroEngine, monkeypatch: pytest.Monk
     assert len(first) % 600 == 0  # whole frames of 25 ms at 24 kHz
 
 
+def test_an_empty_voice_is_the_default_voice(engine: KokoroEngine) -> None:
+    assert len(say(engine, "Bom dia.", "")) == len(say(engine, "Bom dia."))
+
+
 def test_speed_changes_duration(engine: KokoroEngine) -> None:
     normal = len(say(engine, "Bom dia."))
     fast = len(say(engine, "Bom dia.", speed=2.0))
