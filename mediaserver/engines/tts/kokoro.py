@@ -82,7 +82,9 @@ class KokoroSettings:
             device=config_value(config, "device", d.device),
         )
         if not 8000 <= settings.sample_rate <= 48_000:
-            raise ModelLoadError(f"model config 'sample_rate' must be 8000..48000, got {settings}")
+            raise ModelLoadError(
+                f"model config 'sample_rate' must be 8000..48000, got {settings.sample_rate}"
+            )
         return settings
 
 
@@ -124,7 +126,7 @@ class KokoroEngine:
         _check_config(model.path / "config.json")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before kokoro/huggingface_hub import
         torch, kokoro = _import_stack()
-        if model.threads:
+        if model.threads:  # process-wide, which is right: a worker runs one engine
             torch.set_num_threads(model.threads)
         voices = {p.stem: _load_voice(torch, p) for p in voice_files}
         pipeline = _build_pipeline(kokoro, model.path, settings)

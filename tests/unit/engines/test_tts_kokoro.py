@@ -131,6 +131,13 @@ def partial_copy(source: Path, target: Path, skip: str) -> Path:
     return target
 
 
+def test_a_bad_sample_rate_is_a_load_error(kokoro_dir: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"'sample_rate' must be 8000\.\.48000, got 100"):
+        KokoroEngine().load(kokoro_model(kokoro_dir, sample_rate=100))
+    with pytest.raises(ModelLoadError, match="'default_voice' must be str"):
+        KokoroEngine().load(kokoro_model(kokoro_dir, default_voice=1))
+
+
 @pytest.mark.parametrize(
     ("skip", "message"),
     [
