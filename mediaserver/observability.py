@@ -82,6 +82,12 @@ class Metrics:
             "Input frames not fed to VAD/STT while the call speaks",
             registry=r,
         )
+        self.tts_cache_hits = Counter(
+            f"{p}_tts_cache_hits_total", "TTS prompts served from the audio cache", registry=r
+        )
+        self.tts_cache_misses = Counter(
+            f"{p}_tts_cache_misses_total", "TTS prompts synthesized (not in the cache)", registry=r
+        )
         self.postprocess_seconds = Histogram(
             f"{p}_postprocess_seconds",
             "Post-processing time per final segment",
