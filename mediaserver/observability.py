@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from mediaserver.config import LoggingSettings
 
@@ -86,5 +86,14 @@ class Metrics:
             f"{p}_postprocess_seconds",
             "Post-processing time per final segment",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=r,
+        )
+        self.calls_started = Counter(
+            f"{p}_calls_started_total", "Calls created, by transport", ["transport"], registry=r
+        )
+        self.calls_active = Gauge(f"{p}_calls_active", "Calls not yet closed", registry=r)
+        self.call_events_dropped = Counter(
+            f"{p}_call_events_dropped_total",
+            "Call events a slow subscriber lost (its queue was full)",
             registry=r,
         )
