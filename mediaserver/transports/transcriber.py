@@ -147,6 +147,18 @@ class CallTranscriber:
             self._queue.popleft()
             parts.append(head.pcm)
             end = head.end
+        due = self._queue[0] if self._queue else None
+        if (
+            isinstance(due, FinishSegment)
+            and not due.fresh
+            and due.segment.start_sample == command.utterance
+            and (due.start == end or len(due.pcm) == 0)
+        ):
+            # Its final is already due: a partial now would be stale before it is published.
+            self._queue.popleft()
+            if len(due.pcm):
+                parts.append(due.pcm)
+            return FinishSegment(due.segment, command.start, np.concatenate(parts), False)
         if len(parts) == 1:
             return command
         return StreamAudio(
