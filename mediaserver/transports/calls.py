@@ -253,8 +253,8 @@ class Call:
         if not self._finalized:
             self._arm()
 
-    def _publish(self, item: EventDict) -> None:
-        self._hub.publish(item)
+    def _publish(self, item: EventDict, *, sticky: bool = False) -> None:
+        self._hub.publish(item, sticky=sticky)
         if item["type"] == "session.closed":
             self._finalize()
 
@@ -435,7 +435,8 @@ class CallManager:
                 call.transport.value,
                 call.state,
                 {"model": parsed.model, "language": parsed.language, "codec": info.codec},
-            )
+            ),
+            sticky=True,
         )
         call._arm()
         log.info("call.created", call_id=call_id, transport=call.transport.value)

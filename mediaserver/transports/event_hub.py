@@ -5,8 +5,10 @@ oldest event is dropped and counted, and the subscriber receives one `session.fr
 (with the count) before the next event it does get, so it knows where the gap is. The last
 event of a call (`session.closed`) is never the one dropped, since the oldest goes first.
 
-Every subscription starts with the call's `session.created` event (a transport that subscribes
-right after creating the call would otherwise never see it), and ends after `session.closed`.
+Every subscription starts with the call's sticky events: `session.created` and whatever else was
+published as sticky (the `model_not_found` error): a subscriber that joins late, like a client
+opening the events WebSocket after `POST /v1/calls`, still learns how the call started. It ends
+after `session.closed`.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class EventHub:
         self.limit = limit
         self._on_drop = on_drop
         self._subscribers: list[Subscription] = []
-        self._created: EventDict | None = None
+        self._sticky: list[EventDict] = []
         self._closed: EventDict | None = None
 
     @property
@@ -123,8 +125,8 @@ class EventHub:
 
     def subscribe(self) -> Subscription:
         sub = Subscription(self, self.limit, self._on_drop)
-        if self._created is not None:
-            sub.put(self._created)
+        for item in self._sticky:
+            sub.put(item)
         if self._closed is not None:
             sub.put(self._closed)
             sub.finish()
@@ -132,11 +134,12 @@ class EventHub:
             self._subscribers.append(sub)
         return sub
 
-    def publish(self, item: EventDict) -> None:
+    def publish(self, item: EventDict, *, sticky: bool = False) -> None:
+        """Deliver `item` to every subscriber; `sticky` ones also to those who join later."""
         if self._closed is not None:
             return
-        if item["type"] == "session.created":
-            self._created = item
+        if sticky:
+            self._sticky.append(item)
         for sub in self._subscribers:
             sub.put(item)
         if item["type"] == CLOSED_EVENT:

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 
@@ -43,6 +43,10 @@ from mediaserver.transports.recognizer import Recognizers, RecognizerStream, Spe
 _SCALE: Final = np.float32(1.0 / 32768.0)
 
 
+class Publish(Protocol):
+    def __call__(self, item: EventDict, *, sticky: bool = False) -> None: ...
+
+
 def to_audio(pcm: Pcm16) -> Audio:
     return pcm.astype(np.float32) * _SCALE
 
@@ -55,7 +59,7 @@ class CallTranscriber:
         recognizers: Recognizers | None,
         postprocess: Postprocess,
         *,
-        publish: Callable[[EventDict], None],
+        publish: Publish,
         ack: Callable[[int], None],
         recover: Callable[[], list[FinishSegment]],
     ) -> None:
@@ -124,9 +128,12 @@ class CallTranscriber:
         try:
             return await self._recognizers.get(model)
         except ModelNotFoundError as exc:
-            self._error("model_not_found", str(exc), recoverable=False, model=model)
+            code, message = "model_not_found", str(exc)
         except (ModelLoadError, ValueError, OSError) as exc:
-            self._error("model_load_failed", str(exc), recoverable=False, model=model)
+            code, message = "model_load_failed", str(exc)
+        # Sticky: whoever subscribes later must still learn why no transcript will come.
+        error = call_events.error(self.call_id, code, message, recoverable=False, model=model)
+        self._publish(error, sticky=True)
         return None
 
     def _next(self) -> EngineCommand:

@@ -208,7 +208,9 @@ async def test_info_merges_transport_stats_and_on_close_runs_once(manager: CallM
     assert closed == ["x"]
     call.feed(silence(0.02, 8000).tobytes(), 8000)  # after close: ignored, no error
     late = [item async for item in call.subscribe()]
-    assert kinds(late) == ["session.created", "session.closed"]
+    # A late subscriber still learns how the call started and why no transcript came.
+    assert kinds(late) == ["session.created", "error", "session.closed"]
+    assert late[1]["code"] == "model_not_found"
 
 
 async def test_timers_fire_on_the_loop(manager: CallManager) -> None:
