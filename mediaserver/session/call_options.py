@@ -115,9 +115,8 @@ def _reject_unknown(options: Mapping[str, Any], known: frozenset[str], where: st
     unknown = sorted(str(key) for key in options if key not in known)
     if unknown:
         choices = ", ".join(sorted(known))
-        raise CallOptionsError(
-            f"{where}{unknown[0]}", f"unknown option {where}{unknown[0]!r} (known: {choices})"
-        )
+        name = f"{where}{unknown[0]}"
+        raise CallOptionsError(name, f"unknown option {name!r} (known: {choices})")
 
 
 def _kind(value: object) -> str:
