@@ -340,7 +340,7 @@ class CallManager:
             engines if engines is not None else LocalRecognizers(Registry.from_settings(settings))
         )
         self.postprocess: Postprocess = (
-            postprocess if postprocess is not None else (default_postprocess())
+            postprocess if postprocess is not None else default_postprocess(settings, metrics)
         )
         self.queue_events = queue_events
         self.max_calls = max_calls  # 0 = no limit

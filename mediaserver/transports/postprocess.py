@@ -1,19 +1,25 @@
 """Post-processing of final transcripts for calls (ITN, entities, hot words, redaction).
 
-The text work itself is `mediaserver.domain.pipeline.Postprocessor` (pure, not thread-safe,
-slow to build: NeMo grammars). Calls reach it through `Postprocess`, which runs it on one
-dedicated thread so a final never blocks the event loop and the instance is never shared
-between threads. Without the domain pipeline installed, finals pass through unchanged.
+The text work itself is `mediaserver.domain.pipeline.Postprocessor`: pure, not thread-safe, and
+slow to build (NeMo grammars). Calls reach it through `Postprocess`, which runs it on one
+dedicated thread, so a final never blocks the event loop and the instance is never shared
+between threads. It is built on that thread on first use, so a server whose calls never
+produce a final never loads NeMo.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mediaserver.config import Settings
+from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
+from mediaserver.domain.pipeline import PostprocessOptions, Postprocessor
+from mediaserver.observability import Metrics
 from mediaserver.session.call_options import CallOptions
 
 
@@ -36,26 +42,32 @@ class PassThrough:
 
 
 class ThreadedPostprocess:
-    """The domain pipeline on its own thread (built there on first use)."""
+    """A `Postprocessor` on its own thread, built there by `factory` on first use."""
 
-    def __init__(self, factory: Any, options_type: Any) -> None:
+    def __init__(
+        self, factory: Callable[[], Postprocessor], metrics: Metrics | None = None
+    ) -> None:
         self._factory = factory
-        self._options_type = options_type
-        self._instance: Any = None
+        self._metrics = metrics
+        self._instance: Postprocessor | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="postprocess")
 
     def _process(self, text: str, options: CallOptions) -> FinalText:
         if self._instance is None:
             self._instance = self._factory()
-        opts = self._options_type(
-            itn=options.itn,
-            entities=options.entities,
-            redact=options.redact,
-            hot_words=options.hot_words,
+        started = time.perf_counter()
+        result = self._instance.process(
+            text,
+            PostprocessOptions(
+                itn=options.itn,
+                entities=options.entities,
+                redact=options.redact,
+                hot_words=options.hot_words,
+            ),
         )
-        result = self._instance.process(text, opts)
-        entities = [e.to_dict() if hasattr(e, "to_dict") else dict(e) for e in result.entities]
-        return FinalText(str(result.text), text, entities)
+        if self._metrics is not None:
+            self._metrics.postprocess_seconds.observe(time.perf_counter() - started)
+        return FinalText(result.text, result.raw_text, [e.to_dict() for e in result.entities])
 
     async def __call__(self, text: str, options: CallOptions) -> FinalText:
         if not text:
@@ -67,10 +79,11 @@ class ThreadedPostprocess:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def default_postprocess() -> Postprocess:
-    """The domain pipeline when it is importable, else pass-through."""
-    try:
-        pipeline = importlib.import_module("mediaserver.domain.pipeline")
-    except ImportError:
-        return PassThrough()
-    return ThreadedPostprocess(pipeline.Postprocessor, pipeline.PostprocessOptions)
+def default_postprocess(settings: Settings, metrics: Metrics) -> ThreadedPostprocess:
+    """The server's pipeline: NeMo grammars cached under the models directory."""
+
+    def build() -> Postprocessor:
+        normalizer = Normalizer(itn_cache_dir(settings.models.path), failures=metrics.itn_failures)
+        return Postprocessor(normalizer, hot_word_hits=metrics.hot_word_hits)
+
+    return ThreadedPostprocess(build, metrics)

@@ -18,10 +18,13 @@ import pytest
 
 from mediaserver.audio.silero import SileroModel
 from mediaserver.config import Settings
+from mediaserver.domain.normalizer import Normalizer
+from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.base import Audio, Hypothesis, TranscribeOptions
 from mediaserver.engines.registry import Registry
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager, Transport, TransportInfo
+from mediaserver.transports.postprocess import ThreadedPostprocess
 from mediaserver.transports.recognizer import (
     LocalRecognizers,
     RecognizerStream,
@@ -75,12 +78,19 @@ def registry(settings: Settings, tiny_sources: dict[str, Path]) -> Registry:
 async def manager(
     settings: Settings, silero: SileroModel, registry: Registry
 ) -> AsyncIterator[CallManager]:
-    calls = CallManager(settings, Metrics(), LocalRecognizers(registry), vad_model=silero)
+    calls = CallManager(
+        settings, Metrics(), LocalRecognizers(registry), offline_postprocess(), vad_model=silero
+    )
     await calls.start()
     try:
         yield calls
     finally:
         await calls.stop(drain_s=30)
+
+
+def offline_postprocess() -> ThreadedPostprocess:
+    """The real pipeline without NeMo (its grammars take long to build on a test machine)."""
+    return ThreadedPostprocess(lambda: Postprocessor(Normalizer(None, use_nemo=False)))
 
 
 def conversation(rate: int) -> Pcm:
@@ -189,7 +199,7 @@ async def test_engine_failure_is_recovered_without_duplicates(
     settings: Settings, silero: SileroModel, registry: Registry
 ) -> None:
     failing = _FailingOnce(LocalRecognizers(registry))
-    manager = CallManager(settings, Metrics(), failing, vad_model=silero)
+    manager = CallManager(settings, Metrics(), failing, offline_postprocess(), vad_model=silero)
     await manager.start()
     try:
         options = {"model": "tiny-wenet", "timeouts": {"closing_s": 60}}

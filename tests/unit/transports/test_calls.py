@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,15 @@ import pytest
 
 from mediaserver.audio.silero import SileroModel
 from mediaserver.config import Settings
+from mediaserver.domain.normalizer import Normalizer
+from mediaserver.domain.pipeline import Postprocessor
+from mediaserver.engines.base import (
+    Architecture,
+    Audio,
+    Capabilities,
+    Hypothesis,
+    TranscribeOptions,
+)
 from mediaserver.observability import Metrics
 from mediaserver.session.call_options import CallOptionsError
 from mediaserver.transports.calls import (
@@ -21,6 +31,8 @@ from mediaserver.transports.calls import (
     Transport,
     TransportInfo,
 )
+from mediaserver.transports.postprocess import ThreadedPostprocess
+from mediaserver.transports.recognizer import RecognizerStream, SpeechRecognizer
 from tests.call_audio import PHRASES, Pcm, frames, silence, speech
 
 
@@ -229,3 +241,81 @@ async def test_muted_call_discards_input(manager: CallManager) -> None:
     call.feed(silence(0.1, 16000).tobytes(), 16000)
     assert call.state == "silence"
     await call.close()
+
+
+SPOKEN = "meu cpf é um dois três quatro cinco seis sete oito nove zero nove"
+
+
+class ScriptedRecognizer:
+    """Says a fixed utterance, word by word: scripts what the engine hears, nothing else."""
+
+    name = "scripted"
+    architecture = Architecture.CTC
+    capabilities = Capabilities(native_partials=True)
+    WORDS = SPOKEN.split()
+
+    async def open_stream(self, options: TranscribeOptions) -> RecognizerStream:
+        return ScriptedStream()
+
+
+class ScriptedStream:
+    def __init__(self) -> None:
+        self.heard = 0
+
+    async def accept(self, audio: Audio) -> Hypothesis:
+        assert len(audio) >= 1600  # >= 100 ms per chunk, never 20 ms frames
+        self.heard += 1
+        return Hypothesis(" ".join(ScriptedRecognizer.WORDS[: self.heard]))
+
+    async def finish(self) -> Hypothesis:
+        return Hypothesis(SPOKEN, is_final=True)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Scripted:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def get(self, model: str) -> SpeechRecognizer:
+        self.asked.append(model)
+        return ScriptedRecognizer()
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.needs_espeak
+async def test_partials_then_a_post_processed_final(
+    settings: Settings, silero: SileroModel
+) -> None:
+    engines = Scripted()
+    post = ThreadedPostprocess(lambda: Postprocessor(Normalizer(None, use_nemo=False)))
+    manager = CallManager(settings, Metrics(), engines, post, vad_model=silero)
+    await manager.start()
+    try:
+        rate = 16000
+        call = manager.create(Transport.WEBRTC, {"model": "any", "redact": True}, TransportInfo())
+        events = collect(call.subscribe())
+        audio = np.concatenate([silence(0.3, rate), speech(PHRASES[0], rate), silence(1.0, rate)])
+        await feed(call, audio, rate)
+        await call.close()
+        got = await asyncio.wait_for(events, 5)
+    finally:
+        await manager.stop(drain_s=5)
+    assert engines.asked == ["any"]
+    transcripts = [e for e in got if e["type"].startswith("transcript.")]
+    partials, final = transcripts[:-1], transcripts[-1]
+    assert partials
+    assert all(p["type"] == "transcript.partial" and p["segment_id"] == 1 for p in partials)
+    texts = [p["text"] for p in partials]
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts))
+    assert final["type"] == "transcript.final"
+    assert final["segment_id"] == 1
+    assert final["raw_text"] == SPOKEN
+    assert final["text"] == "meu CPF é ***.***.***-09"
+    assert [e["type"] for e in final["entities"]] == ["cpf"]
+    start = next(e for e in got if e["type"] == "vad.speech_start")
+    assert final["start_ms"] == start["audio_ms"]
+    assert kinds(got).index("vad.speech_end") < kinds(got).index("transcript.final")
