@@ -54,6 +54,9 @@ __all__ = [
 
 log = structlog.get_logger("mediaserver.calls")
 
+CORE_EVENTS: Final = frozenset(
+    {"session.created", "session.state", "session.hold", "session.closed", "dtmf"}
+)
 # Counters every transport reports in GET /v1/calls/{id} (0 where it has none).
 BASE_STATS: Final = ("packets_received", "packets_lost", "packets_rejected", "concealed_ms")
 
@@ -123,6 +126,7 @@ class Call:
             publish=self._publish,
             ack=self._ack,
             recover=self._core.recover,
+            crashed=self._crash,
         )
 
     # -- the contract ----------------------------------------------------------------------
@@ -208,6 +212,17 @@ class Call:
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
+    # -- for transports that add events of their own (rate limits, TTS) ---------------------
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        """Publish a transport's own event (`session.rate_limit`, `tts.speaking_start`, ...)
+        to this call's subscribers, in order with the call's events. The call core's own
+        events cannot be forged this way (ValueError)."""
+        if kind in CORE_EVENTS or kind.startswith(("vad.", "transcript.")):
+            raise ValueError(f"{kind!r} is an event of the call core, not of a transport")
+        if not self._finalized:
+            self._publish(call_events.event(kind, self.id, **fields))
+
     # -- called by the ticker ----------------------------------------------------------------
 
     @property
@@ -261,7 +276,7 @@ class Call:
     def _ack(self, segment_id: int) -> None:
         self._step(lambda now: self._core.ack(segment_id, now))
 
-    def _crash(self, exc: Exception) -> None:
+    def _crash(self, exc: BaseException) -> None:
         if self._finalized:
             return
         log.error("call.failed", call_id=self.id, error=type(exc).__name__)

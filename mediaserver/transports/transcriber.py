@@ -62,6 +62,7 @@ class CallTranscriber:
         publish: Publish,
         ack: Callable[[int], None],
         recover: Callable[[], list[FinishSegment]],
+        crashed: Callable[[BaseException], None],
     ) -> None:
         self.call_id = call_id
         self.options = options
@@ -70,6 +71,7 @@ class CallTranscriber:
         self._publish = publish
         self._ack = ack
         self._recover = recover
+        self._crashed = crashed
         self._queue: deque[EngineCommand] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -87,6 +89,12 @@ class CallTranscriber:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"transcriber-{self.call_id}")
+        self._task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        # The loop only ends by cancellation; anything else is our bug and ends the call.
+        if not task.cancelled() and task.exception() is not None:
+            self._crashed(task.exception() or RuntimeError("transcriber ended"))
 
     def submit(self, command: EngineCommand) -> None:
         """Queue a command; never blocks."""

@@ -319,3 +319,43 @@ async def test_partials_then_a_post_processed_final(
     start = next(e for e in got if e["type"] == "vad.speech_start")
     assert final["start_ms"] == start["audio_ms"]
     assert kinds(got).index("vad.speech_end") < kinds(got).index("transcript.final")
+
+
+async def test_transports_emit_their_own_events_in_order(manager: CallManager) -> None:
+    call = manager.create(Transport.WEBSOCKET, {}, TransportInfo())
+    sub = call.subscribe()
+    call.emit("session.rate_limit", factor=1.5)
+    call.dtmf("1")
+    call.emit("tts.speaking_start", audio_ms=0)
+    for forged in ("session.closed", "vad.speech_start", "transcript.final", "dtmf"):
+        with pytest.raises(ValueError, match="event of the call core"):
+            call.emit(forged)
+    await call.close()
+    got = [e async for e in sub]
+    assert [e["type"] for e in got if e["type"] not in ("error", "session.state")] == [
+        "session.created",
+        "session.rate_limit",
+        "dtmf",
+        "tts.speaking_start",
+        "session.closed",
+    ]
+    assert got[1] == {"type": "session.rate_limit", "call_id": call.id, "factor": 1.5}
+
+
+async def test_a_transcriber_bug_closes_only_its_call(manager: CallManager) -> None:
+    call = manager.create(Transport.RTP, {}, TransportInfo())
+    other = manager.create(Transport.RTP, {}, TransportInfo())
+    sub = call.subscribe()
+
+    def broken(command: object) -> None:
+        raise RuntimeError("bug")
+
+    await asyncio.sleep(0.01)  # the transcriber has resolved its (missing) model
+    call._transcriber._next = broken  # type: ignore[assignment,method-assign]
+    call._transcriber.submit(None)  # type: ignore[arg-type]
+    await asyncio.wait_for(call.wait_closed(), 2)
+    got = [e async for e in sub]
+    assert [e["code"] for e in got if e["type"] == "error"] == ["model_not_found", "internal_error"]
+    assert got[-1]["reason"] == "error"
+    assert other.state == "init"
+    assert manager.calls() == [other]
