@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,3 +134,16 @@ def test_shutdown_closes_live_calls(settings: Settings) -> None:
             ws.receive_json()
     # Leaving the client ran the lifespan's shutdown: the call was closed, not abandoned.
     assert call.state == "closed"
+
+
+def test_a_client_leaving_unsubscribes(client: TestClient) -> None:
+    call = create(client, Transport.WEBSOCKET)
+    with client.websocket_connect(call.events_url) as ws:
+        ws.receive_json()
+        assert call.info(detail=True)["subscribers"] == 1
+    for _ in range(100):
+        if call.info(detail=True)["subscribers"] == 0:
+            break
+        time.sleep(0.01)
+    assert call.info(detail=True)["subscribers"] == 0
+    assert call.state == "init"  # the call itself goes on

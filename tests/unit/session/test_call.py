@@ -270,3 +270,16 @@ def test_force_commit_cuts_ongoing_speech(batcher: VadBatcher) -> None:
     assert all(c.segment_id == 2 for c in chunks)
     assert chunks[0].start == finish[0].segment.end_sample
     assert out.commands  # the first part was streamed before the cut
+
+
+def test_denoised_call_still_hears_speech(batcher: VadBatcher) -> None:
+    rate = 16000
+    rng = np.random.default_rng(5)
+    voice = speech(PHRASES[1], rate)
+    audio = np.concatenate([silence(0.5, rate), voice, silence(1.0, rate)])
+    noisy = np.clip(audio + rng.normal(0, 300, len(audio)), -32768, 32767).astype(np.int16)
+    core = CallCore("c1", options(denoise=True), 0.0)
+    out = run_one(core, noisy, batcher, rate)
+    core.release()
+    assert types(out).count("vad.speech_start") == 1
+    assert types(out).count("vad.speech_end") == 1
