@@ -17,9 +17,10 @@ event and, if it cannot go on, closes; no exception reaches the transport or ano
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 log = structlog.get_logger("mediaserver.calls")
+
+CALL_ID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class CallManager:
@@ -143,6 +146,10 @@ class CallManager:
         message for bad options and `CallRefused` while draining or at the call limit.
         `on_close` runs once when the call is closed (the transport frees its port/socket)."""
         parsed = parse_call_options(options, self.settings)
+        if call_id is not None and not CALL_ID_RE.fullmatch(call_id):
+            raise ValueError(
+                "call_id must be 1-128 letters, digits, '.', '_' or '-' (it goes into URLs)"
+            )
         if self.draining:
             raise CallRefused(503, "draining", "the server is shutting down; no new calls")
         if self._ticker is None:
@@ -152,7 +159,7 @@ class CallManager:
                 503, "too_many_calls", f"the server is at its limit of {self.max_calls} calls"
             )
         call_id = uuid.uuid4().hex if call_id is None else call_id
-        if not call_id or call_id in self._calls:
+        if call_id in self._calls:
             raise CallRefused(409, "call_exists", f"a call with id {call_id!r} already exists")
         call = Call(self, call_id, Transport(transport), parsed, info, on_close)
         self._calls[call_id] = call

@@ -179,6 +179,8 @@ async def test_create_validates_options_and_refuses_when_it_must(manager: CallMa
     with pytest.raises(CallRefused) as refused:
         manager.create(Transport.RTP, {}, info, call_id="one")
     assert refused.value.status == 409
+    with pytest.raises(ValueError, match="call_id must be"):
+        manager.create(Transport.AUDIOSOCKET, {}, info, call_id="a/b")
     manager.draining = True
     with pytest.raises(CallRefused) as refused:
         manager.create(Transport.RTP, {}, info)
