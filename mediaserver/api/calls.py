@@ -20,10 +20,20 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from mediaserver.api.errors import ApiError
-from mediaserver.transports.calls import Call, CallManager, Subscription
+from mediaserver.session.call_options import CallOptionsError
+from mediaserver.transports.calls import Call, CallManager, CallRefused, Subscription
 
 # WebSocket close code for an unknown call (4000-4999 are the application's).
 WS_CALL_NOT_FOUND = 4404
+
+
+def api_error(exc: CallOptionsError | CallRefused) -> ApiError:
+    """What a route that creates calls answers when `CallManager.create` says no:
+    400 naming the bad option, or the refusal's own status (409, 503)."""
+    if isinstance(exc, CallOptionsError):
+        return ApiError(400, "invalid_call_options", str(exc), param=exc.param or None)
+    headers = {"Retry-After": "5"} if exc.status == 503 else None
+    return ApiError(exc.status, exc.code, exc.message, headers=headers)
 
 
 def _manager(app_state: object) -> CallManager:

@@ -90,7 +90,7 @@ class Call:
         self._frames += 1
         self._step(lambda now: self._core.feed(samples, sample_rate, now))
         if not self._finalized:
-            self._manager.ticker.mark(self)
+            self._manager.vad_pending(self)
 
     def dtmf(self, digit: str) -> None:
         """A DTMF digit from the peer (RFC 4733, AudioSocket, WebRTC): emits a `dtmf` event.
@@ -110,7 +110,7 @@ class Call:
             SessionState.CLOSING,
             SessionState.CLOSED,
         ):
-            self._manager.ticker.forget(self)
+            self._manager.vad_forget(self)
             batcher = self._manager.batcher
             self._step(lambda now: self._core.close(now, batcher, reason))
         await self.wait_closed()
@@ -258,7 +258,7 @@ class Call:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._manager.ticker.forget(self)
+        self._manager.vad_forget(self)
         self._core.release()
         self._manager.discard(self)
         task = asyncio.ensure_future(self._transcriber.aclose())

@@ -193,6 +193,14 @@ class CallManager:
             del self._calls[call.id]
             self.metrics.calls_active.dec()
 
+    def vad_pending(self, call: Call) -> None:
+        """`call` was fed: its VAD runs on the next tick."""
+        self.ticker.mark(call)
+
+    def vad_forget(self, call: Call) -> None:
+        if self._ticker is not None:
+            self._ticker.forget(call)
+
     def count_drop(self) -> None:
         self.events_dropped += 1
         self.metrics.call_events_dropped.inc()

@@ -147,3 +147,21 @@ def test_a_client_leaving_unsubscribes(client: TestClient) -> None:
         time.sleep(0.01)
     assert call.info(detail=True)["subscribers"] == 0
     assert call.state == "init"  # the call itself goes on
+
+
+def test_create_errors_map_to_json(client: TestClient) -> None:
+    """The mapping a call-creating route (POST /v1/calls, WebRTC offer) uses."""
+    from mediaserver.api.calls import api_error
+    from mediaserver.session.call_options import CallOptionsError
+    from mediaserver.transports.calls import CallRefused
+
+    bad = api_error(CallOptionsError("vad.sensitivity", "vad.sensitivity must be one of ..."))
+    assert bad.status == 400
+    assert bad.body()["error"]["param"] == "vad.sensitivity"
+    assert bad.body()["error"]["code"] == "invalid_call_options"
+    busy = api_error(CallRefused(503, "draining", "the server is shutting down"))
+    assert (busy.status, busy.code, dict(busy.headers or {})) == (
+        503,
+        "draining",
+        {"Retry-After": "5"},
+    )
