@@ -12,9 +12,11 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from mediaserver.api.calls import api_error
 from mediaserver.app import create_app
 from mediaserver.config import Settings
-from mediaserver.transports.calls import Call, CallManager, Transport, TransportInfo
+from mediaserver.session.call_options import CallOptionsError
+from mediaserver.transports.calls import Call, CallManager, CallRefused, Transport, TransportInfo
 from tests.call_audio import PHRASES, frames, silence, speech
 
 
@@ -149,12 +151,8 @@ def test_a_client_leaving_unsubscribes(client: TestClient) -> None:
     assert call.state == "init"  # the call itself goes on
 
 
-def test_create_errors_map_to_json(client: TestClient) -> None:
+def test_create_errors_map_to_json() -> None:
     """The mapping a call-creating route (POST /v1/calls, WebRTC offer) uses."""
-    from mediaserver.api.calls import api_error
-    from mediaserver.session.call_options import CallOptionsError
-    from mediaserver.transports.calls import CallRefused
-
     bad = api_error(CallOptionsError("vad.sensitivity", "vad.sensitivity must be one of ..."))
     assert bad.status == 400
     assert bad.body()["error"]["param"] == "vad.sensitivity"
