@@ -88,6 +88,25 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
             registry=r,
         )
+        self.worker_restarts = Counter(
+            f"{p}_worker_restarts_total",
+            "Engine worker restarts after a crash or an unresponsive/oversized worker was killed",
+            ["model"],
+            registry=r,
+        )
+        self.scheduler_queue_wait = Histogram(
+            f"{p}_scheduler_queue_wait_seconds",
+            "Time a request waited for a worker slot",
+            ["priority"],
+            buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.scheduler_queue_depth = Gauge(
+            f"{p}_scheduler_queue_depth",
+            "Requests waiting for a worker slot",
+            ["model", "priority"],
+            registry=r,
+        )
         self.calls_started = Counter(
             f"{p}_calls_started_total", "Calls created, by transport", ["transport"], registry=r
         )

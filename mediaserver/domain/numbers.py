@@ -128,19 +128,35 @@ def _word_run_end(tokens: Sequence[Token], i: int) -> int:
     return j
 
 
+def _touches_digits(tokens: Sequence[Token], i: int) -> bool:
+    word = tokens[i]
+    return any(
+        0 <= j < len(tokens)
+        and tokens[j].kind == "num"
+        and (tokens[j].end == word.start or tokens[j].start == word.end)
+        for j in (i - 1, i + 1)
+    )
+
+
 def _glued_to_digits(tokens: Sequence[Token], i: int) -> bool:
     """Letters of a code, not number words: touching digits (`01DE`, `00UM00`), or capitals
-    next to written digits (`UM 000 000`, `12.DEZ.345`)."""
+    next to written digits or to another code group (`UM 000 000`, `12.DEZ.345`, `UM A00`)."""
     word = tokens[i]
-    capitals = len(word.text) > 1 and word.text.isupper()
+    if _touches_digits(tokens, i):
+        return True
+    if len(word.text) < 2 or not word.text.isupper():
+        return False
+
+    def code_part(j: int) -> bool:
+        return tokens[j].kind == "num" or (tokens[j].kind == "word" and _touches_digits(tokens, j))
+
     for j in (i - 1, i + 1):
         if not 0 <= j < len(tokens):
             continue
-        near = tokens[j]
-        if near.kind == "num" and (near.end == word.start or near.start == word.end or capitals):
+        if code_part(j):
             return True
-        k = 2 * j - i  # one separator mark away: `12.DEZ`
-        if capitals and near.kind == "punct" and 0 <= k < len(tokens) and tokens[k].kind == "num":
+        k = 2 * j - i  # one separator mark away: `12.DEZ`, `UM.A00`
+        if tokens[j].kind == "punct" and 0 <= k < len(tokens) and code_part(k):
             return True
     return False
 

@@ -66,6 +66,7 @@ class CallManager:
         tick_s: float = DEFAULT_INTERVAL_S,
         queue_events: int = DEFAULT_QUEUE_EVENTS,
         max_calls: int = 0,
+        draining: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -78,6 +79,8 @@ class CallManager:
         self.queue_events = queue_events
         self.max_calls = max_calls  # 0 = no limit
         self.draining = False
+        # The server's own flag (SIGTERM drain) is read at each create.
+        self._server_draining = draining if draining is not None else (lambda: False)
         self._vad_model = vad_model
         self._tick_s = tick_s
         self._ticker: VadTicker | None = None
@@ -150,7 +153,7 @@ class CallManager:
             raise ValueError(
                 "call_id must be 1-128 letters, digits, '.', '_' or '-' (it goes into URLs)"
             )
-        if self.draining:
+        if self.draining or self._server_draining():
             raise CallRefused(503, "draining", "the server is shutting down; no new calls")
         if self._ticker is None:
             raise CallRefused(503, "not_ready", "the call service has not started yet")

@@ -30,6 +30,7 @@ from mediaserver.engines.base import (
     ModelNotFoundError,
     TranscribeOptions,
 )
+from mediaserver.engines.errors import EngineError
 from mediaserver.session import call_events
 from mediaserver.session.call import EngineCommand, FinishSegment, StreamAudio
 from mediaserver.session.call_events import EventDict
@@ -107,11 +108,17 @@ class CallTranscriber:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._drop_stream()
 
     # -- the task ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            # In this task, even when cancelled: an engine stream is left where it was entered.
+            await self._drop_stream()
+
+    async def _serve(self) -> None:
         self._recognizer = await self._resolve()
         while True:
             while not self._queue:
@@ -137,7 +144,7 @@ class CallTranscriber:
             return await self._recognizers.get(model)
         except ModelNotFoundError as exc:
             code, message = "model_not_found", str(exc)
-        except (ModelLoadError, ValueError, OSError) as exc:
+        except (ModelLoadError, EngineError, ValueError, OSError) as exc:
             code, message = "model_load_failed", str(exc)
         # Sticky: whoever subscribes later must still learn why no transcript will come.
         error = call_events.error(self.call_id, code, message, recoverable=False, model=model)
