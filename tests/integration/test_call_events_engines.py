@@ -8,6 +8,7 @@ an engine failure.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +23,8 @@ from mediaserver.domain.normalizer import Normalizer
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.base import Audio, Hypothesis, TranscribeOptions
 from mediaserver.engines.registry import Registry
+from mediaserver.engines.spec import WorkerStatus
+from mediaserver.engines.supervisor import Supervisor
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager, Transport, TransportInfo
 from mediaserver.transports.postprocess import ThreadedPostprocess
@@ -30,7 +33,9 @@ from mediaserver.transports.recognizer import (
     RecognizerStream,
     SpeechRecognizer,
 )
+from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
 from tests.call_audio import PHRASES, Pcm, frames, silence, speech
+from tests.integration.workers_support import FAST, kill9
 from tests.tiny_models import build_tiny_wenet_ctc, build_tiny_whisper
 
 pytestmark = [pytest.mark.needs_espeak, pytest.mark.slow]
@@ -211,3 +216,55 @@ async def test_engine_failure_is_recovered_without_duplicates(
     errors = [e for e in events if e["type"] == "error"]
     assert [(e["code"], e["recoverable"]) for e in errors] == [("engine_error", True)]
     check_transcripts([e for e in events if e["type"] != "error"], len(PHRASES))
+
+
+WORKER_OPTIONS = dataclasses.replace(FAST, start_timeout_s=60)
+
+
+async def test_transcripts_from_a_worker_process_survive_its_crash(
+    settings: Settings, silero: SileroModel, registry: Registry
+) -> None:
+    """The tiny WeNet model in a real worker process; the worker is killed mid-call."""
+    rate = 8000
+    async with Supervisor(registry_resolver(registry), WORKER_OPTIONS) as supervisor:
+        engines = WorkerRecognizers(supervisor, registry)
+        manager = CallManager(settings, Metrics(), engines, offline_postprocess(), vad_model=silero)
+        await manager.start()
+        try:
+            options = {"model": "tiny-wenet", "timeouts": {"closing_s": 60}}
+            call = manager.create(Transport.RTP, options, TransportInfo())
+            sub = call.subscribe()
+            first = np.concatenate([silence(0.5, rate), speech(PHRASES[0], rate)])
+            second = np.concatenate([silence(1.2, rate), speech(PHRASES[1], rate)])
+            await feed(call, first, rate)
+            await feed(call, second[: len(second) // 2], rate)
+            # Wait for the worker to be streaming the second utterance, then kill it.
+            status = await _wait_for_stream(supervisor, "tiny-wenet")
+            assert status.pid is not None
+            kill9(status.pid)
+            await feed(call, np.concatenate([second[len(second) // 2 :], silence(1.2, rate)]), rate)
+            await asyncio.wait_for(call.close("hangup"), 90)
+            events = [item async for item in sub]
+        finally:
+            await manager.stop(drain_s=30)
+        restarts = supervisor.workers()[0].restarts
+    errors = [e for e in events if e["type"] == "error"]
+    assert [(e["code"], e["recoverable"]) for e in errors] == [("engine_error", True)]
+    check_transcripts([e for e in events if e["type"] != "error"], len(PHRASES))
+    assert restarts == 1
+
+
+async def _wait_for_stream(supervisor: Supervisor, model: str) -> WorkerStatus:
+    for _ in range(600):
+        workers = supervisor.workers()
+        if workers and workers[0].state == "ready" and workers[0].in_flight > 0:
+            return workers[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker never got a stream")
+
+
+async def feed(call: Call, pcm: Pcm, rate: int) -> None:
+    for i, frame in enumerate(frames(pcm, rate)):
+        call.feed(frame.tobytes(), rate)
+        if i % 10 == 9:
+            await asyncio.sleep(0.005)
