@@ -12,6 +12,20 @@ everything after that happens behind this interface, on the event loop, without 
 Time is the loop's monotonic clock (`loop.time()`). Anything that goes wrong inside one call
 (a bug, a broken VAD stream, an engine failure) is contained in that call: it gets an `error`
 event and, if it cannot go on, closes; no exception reaches the transport or another call.
+
+A transport, on the event loop (`runtime.calls` is the server's manager):
+
+    try:
+        call = manager.create(Transport.RTP, options, TransportInfo(codec="PCMU",
+                              stats=my_counters), call_id=None, on_close=free_my_port)
+    except CallOptionsError / CallRefused as exc:      # api.calls.api_error(exc) -> 400/409/503
+        ...
+    call.feed(pcm16_bytes, 8000)       # per decoded frame; sync, never blocks
+    call.dtmf("5"); call.commit()      # peer digits; WS input_audio_buffer.commit
+    call.muted = True / False          # while the call speaks TTS (input is discarded)
+    call.emit("session.rate_limit", ...)   # the transport's own events, in order
+    async for event in call.subscribe(): ...   # dicts; ends after session.closed
+    await call.close("hangup")         # flush finals, session.closed, then on_close runs
 """
 
 from __future__ import annotations
