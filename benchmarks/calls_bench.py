@@ -1,17 +1,22 @@
 """Cost of the call core per call as calls grow: CallCore + one batched VAD step per tick.
 
-    python benchmarks/calls_bench.py [--calls 1 10 50 100] [--seconds 10] [--repeats 3]
+    python benchmarks/calls_bench.py [--calls 1 10 50 100] [--seconds 10] [--repeats 3] [--shell]
 
 Each call gets 8 kHz telephone audio in 20 ms frames (pt-BR espeak-ng speech and pauses,
 half the time talking; loud noise without espeak-ng), fed in lockstep as the server does:
 every call's frame, then one `VadBatcher.run` over all calls, then every call's `vad_done`.
 Prints the median over repeats of CPU µs per call per 20 ms of audio, and the real-time load
 of one core (100% = one core fully busy), so the batching gain reads directly.
+
+`--shell` measures the same through the asyncio shell (`CallManager`, `Call.feed`, the VAD
+ticker, event hubs with one subscriber per call, no STT model): what a server pays per call
+before speech recognition.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import statistics
 import subprocess
@@ -29,8 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mediaserver.audio.silero import SileroModel
 from mediaserver.audio.vad import VadBatcher
 from mediaserver.config import Settings
+from mediaserver.engines.base import ModelNotFoundError
+from mediaserver.observability import Metrics
 from mediaserver.session.call import CallCore
 from mediaserver.session.call_options import parse_call_options
+from mediaserver.transports.calls import CallManager, Transport, TransportInfo
+from mediaserver.transports.postprocess import PassThrough
+from mediaserver.transports.recognizer import SpeechRecognizer
 
 RATE = 8000
 FRAME = RATE // 50
@@ -72,19 +82,58 @@ def run(calls: int, audio: np.ndarray, batcher: VadBatcher) -> float:
     return time.process_time() - started
 
 
+class _NoModel:
+    """No STT model installed: calls run VAD, states and events only."""
+
+    async def get(self, model: str) -> SpeechRecognizer:
+        raise ModelNotFoundError(model)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def run_shell(calls: int, audio: np.ndarray, model: SileroModel) -> float:
+    """CPU seconds for `calls` calls through CallManager, fed as fast as the loop goes."""
+    manager = CallManager(Settings(), Metrics(), _NoModel(), PassThrough(), vad_model=model)
+    await manager.start()
+    live = [manager.create(Transport.RTP, {}, TransportInfo()) for _ in range(calls)]
+    subs = [call.subscribe() for call in live]
+    offsets = [(i * 7919 * FRAME) % len(audio) for i in range(calls)]
+    frames = [np.roll(audio, -o).tobytes() for o in offsets]
+    step = FRAME * 2
+    started = time.process_time()
+    for f in range(len(audio) // FRAME):
+        for call, pcm in zip(live, frames, strict=True):
+            call.feed(pcm[f * step : (f + 1) * step], RATE)
+        for sub in subs:
+            while sub.get_nowait() is not None:
+                pass
+        if f % 5 == 4:
+            await asyncio.sleep(0.02)  # let the ticker run, as 100 ms of real time would
+    cpu = time.process_time() - started
+    await manager.stop(drain_s=10)
+    return cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 10, 50, 100])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--shell", action="store_true", help="through CallManager (asyncio)")
     args = parser.parse_args()
     audio, kind = conversation(args.seconds)
-    batcher = VadBatcher(SileroModel())
+    model = SileroModel()
+    batcher = VadBatcher(model)
     frames = len(audio) // FRAME
-    print(f"audio: {kind}, {args.seconds:g} s at {RATE} Hz per call, 20 ms frames")
+    mode = "asyncio shell (CallManager)" if args.shell else "pure CallCore + VadBatcher"
+    print(f"{mode}; audio: {kind}, {args.seconds:g} s at {RATE} Hz per call, 20 ms frames")
     print(f"{'calls':>6} {'us/call/frame':>14} {'core load':>10}")
     for calls in args.calls:
-        times = [run(calls, audio, batcher) for _ in range(args.repeats)]
+        if args.shell:
+            times = [asyncio.run(run_shell(calls, audio, model)) for _ in range(args.repeats)]
+        else:
+            times = [run(calls, audio, batcher) for _ in range(args.repeats)]
         cpu = statistics.median(times)
         per_frame = cpu / (calls * frames) * 1e6
         load = cpu / args.seconds * 100
