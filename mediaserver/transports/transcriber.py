@@ -84,10 +84,6 @@ class CallTranscriber:
         self.finals = 0
         self.partials = 0
 
-    @property
-    def idle(self) -> bool:
-        return not self._queue
-
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"transcriber-{self.call_id}")
         self._task.add_done_callback(self._done)
@@ -106,7 +102,8 @@ class CallTranscriber:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A task that failed was already reported by `_done`.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
     # -- the task ----------------------------------------------------------------------------
