@@ -143,7 +143,8 @@ class CallCore:
             raise ValueError(f"not a DTMF digit: {digit!r} (expected one of 0-9 * # A-D)")
         out = CallOutput()
         self._apply(self.session.tick(now), now, out)
-        out.events.append(dtmf(self.call_id, digit, self.audio_ms))
+        if self.session.state is not SessionState.CLOSED:  # nothing follows session.closed
+            out.events.append(dtmf(self.call_id, digit, self.audio_ms))
         return out
 
     def commit(self, now: float) -> CallOutput:
