@@ -116,3 +116,9 @@ class Metrics:
             "Call events a slow subscriber lost (its queue was full)",
             registry=r,
         )
+        self.vad_tick_seconds = Histogram(
+            f"{p}_vad_tick_seconds",
+            "One VAD tick: a batched Silero inference for every call fed since the last one",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
+            registry=r,
+        )

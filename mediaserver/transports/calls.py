@@ -112,7 +112,9 @@ class CallManager:
         if model is None:
             model = await asyncio.get_running_loop().run_in_executor(None, SileroModel)
             self._vad_model = model
-        self._ticker = VadTicker(VadBatcher(model), self._tick_s)
+        self._ticker = VadTicker(
+            VadBatcher(model), self._tick_s, self.metrics.vad_tick_seconds.observe
+        )
         self._ticker.start()
 
     async def stop(self, drain_s: float | None = None) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from mediaserver.audio.vad import VadBatcher, VadStream
@@ -33,11 +34,17 @@ class VadClient(Protocol):
 
 
 class VadTicker:
-    def __init__(self, batcher: VadBatcher, interval: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        batcher: VadBatcher,
+        interval: float = DEFAULT_INTERVAL_S,
+        on_tick: Callable[[float], None] | None = None,
+    ) -> None:
         if not interval > 0:
             raise ValueError(f"interval must be > 0 seconds, got {interval}")
         self.batcher = batcher
         self.interval = interval
+        self._on_tick = on_tick  # gets each tick's duration in seconds (a metric)
         self._marked: dict[VadClient, None] = {}
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -98,5 +105,7 @@ class VadTicker:
                 await asyncio.sleep(delay)
             now = loop.time()
             self.run_once(now)
+            if self._on_tick is not None:
+                self._on_tick(loop.time() - now)
             # Paced from deadlines; after a stall, start again from now instead of bursting.
             next_at = max(next_at + self.interval, now)

@@ -101,6 +101,10 @@ async def test_call_without_model_runs_vad_states_dtmf_and_says_how_to_pull(
     assert call.state == "closed"
     with pytest.raises(KeyError):
         manager.get(call.id)
+    sample = manager.metrics.registry.get_sample_value
+    assert (sample("mediaserver_vad_tick_seconds_count") or 0) > 0
+    assert sample("mediaserver_calls_started_total", {"transport": "rtp"}) == 1
+    assert sample("mediaserver_calls_active") == 0
 
 
 async def test_slow_subscriber_loses_oldest_events_and_never_slows_the_call(
