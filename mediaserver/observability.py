@@ -113,3 +113,18 @@ class Metrics:
             ["model", "priority"],
             registry=r,
         )
+        self.calls_started = Counter(
+            f"{p}_calls_started_total", "Calls created, by transport", ["transport"], registry=r
+        )
+        self.calls_active = Gauge(f"{p}_calls_active", "Calls not yet closed", registry=r)
+        self.call_events_dropped = Counter(
+            f"{p}_call_events_dropped_total",
+            "Call events a slow subscriber lost (its queue was full)",
+            registry=r,
+        )
+        self.vad_tick_seconds = Histogram(
+            f"{p}_vad_tick_seconds",
+            "One VAD tick: a batched Silero inference for every call fed since the last one",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
+            registry=r,
+        )
