@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 from starlette.applications import Starlette
 
 from mediaserver import __version__
-from mediaserver.api import errors, health
+from mediaserver.api import errors, health, transcriptions
+from mediaserver.api import models as models_api
 from mediaserver.config import Settings
+from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
+from mediaserver.domain.pipeline import Postprocessor
+from mediaserver.engines.registry import Registry
+from mediaserver.engines.service import build_supervisor
+from mediaserver.engines.supervisor import Supervisor
 from mediaserver.observability import Metrics
 
 log = structlog.get_logger("mediaserver.app")
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,6 +34,20 @@ class Runtime:
     settings: Settings
     metrics: Metrics
     draining: bool = False
+    engines: Supervisor | None = None  # set by the lifespan
+    registry: Registry | None = None
+    # Not thread-safe: use it only through `postprocess`, which runs on its own thread.
+    postprocessor: Postprocessor | None = None
+    _postprocess_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="postprocess")
+    )
+
+    async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
+        """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
+        if self.postprocessor is None:
+            raise RuntimeError("the post-processor is not running")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._postprocess_thread, fn, self.postprocessor)
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -32,14 +56,27 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("server.start", version=__version__, host=settings.server.host)
+        runtime.registry = Registry.from_settings(settings)
+        runtime.engines = build_supervisor(settings, runtime.registry, runtime.metrics)
+        await runtime.engines.start()
+        normalizer = Normalizer(
+            itn_cache_dir(settings.models.path), failures=runtime.metrics.itn_failures
+        )
+        hits = runtime.metrics.hot_word_hits
+        runtime.postprocessor = Postprocessor(normalizer, hot_word_hits=hits)
+        # Loaded now, on the post-processing thread: the first transcript waits behind it
+        # instead of paying for it, and start-up does not wait at all.
+        runtime._postprocess_thread.submit(normalizer.load)
         try:
             yield
         finally:
             runtime.draining = True
             log.info("server.stop")
+            await runtime.engines.close()
+            runtime._postprocess_thread.shutdown(wait=False, cancel_futures=True)
 
     app = Starlette(
-        routes=[*health.routes],
+        routes=[*health.routes, *transcriptions.routes, *models_api.routes],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -39,6 +39,7 @@ class ServerSettings:
     drain_timeout_s: float = 30.0
     max_upload_bytes: int = 25 * 1024 * 1024
     max_audio_duration_s: float = 4 * 3600.0
+    max_decode_s: float = 600.0  # wall-clock budget for decoding one uploaded file
 
 
 @dataclass(frozen=True, slots=True)
