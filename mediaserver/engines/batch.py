@@ -117,6 +117,7 @@ async def transcribe(
             model, audio, engine_options(options, duration), progress=report
         )
         results.append((tag, transcript))
+        report(duration, duration)  # the worker may coalesce its last progress report
         done_before += duration
     return merge(results, options.task)
 
