@@ -58,7 +58,8 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def read_form(request: Request, max_upload_bytes: int) -> FormData:
-    """Parse the multipart body, refusing it (413) once it passes the limit."""
+    """Parse the multipart body, refusing it (413) once it passes the limit (plus room for the
+    other fields: the file itself is checked against the exact limit once parsed)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise ApiError(415, "unsupported_media_type", "send the audio as multipart/form-data")
@@ -171,10 +172,12 @@ def parse_params(form: FormData, task: Task, settings: Settings) -> Transcriptio
     )
 
 
-def _upload(form: FormData) -> UploadFile:
+def _upload(form: FormData, max_bytes: int) -> UploadFile:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise _bad("the audio file is missing (multipart field `file`)", "file")
+    if upload.size is not None and upload.size > max_bytes:
+        raise _too_large(max_bytes)
     return upload
 
 
@@ -206,7 +209,7 @@ async def _handle(request: Request, task: Task) -> Response:
     form = await read_form(request, settings.server.max_upload_bytes)
     try:
         params = parse_params(form, task, settings)
-        upload = _upload(form)
+        upload = _upload(form, settings.server.max_upload_bytes)
         model = await asyncio.to_thread(stt_model, runtime.registry, params.model)
         options = _engine_options(params, model.manifest.capabilities)
         started = time.monotonic()
