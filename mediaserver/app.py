@@ -60,7 +60,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         runtime.engines = build_supervisor(settings, runtime.registry, runtime.metrics)
         await runtime.engines.start()
         normalizer = Normalizer(
-            itn_cache_dir(settings.models.path), failures=runtime.metrics.itn_failures
+            itn_cache_dir(settings.models.path),
+            failures=runtime.metrics.itn_failures,
+            use_nemo=settings.postprocess.nemo,
         )
         hits = runtime.metrics.hot_word_hits
         runtime.postprocessor = Postprocessor(normalizer, hot_word_hits=hits)
@@ -73,7 +75,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             runtime.draining = True
             log.info("server.stop")
             await runtime.engines.close()
-            runtime._postprocess_thread.shutdown(wait=False, cancel_futures=True)
+            # Waits for a NeMo load still running: no thread outlives the app.
+            await asyncio.to_thread(runtime._postprocess_thread.shutdown, cancel_futures=True)
 
     app = Starlette(
         routes=[*health.routes, *transcriptions.routes, *models_api.routes],

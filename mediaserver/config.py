@@ -130,6 +130,7 @@ class PostprocessSettings:
     entities: bool = True
     redact: bool = False
     hot_words: tuple[str, ...] = ()
+    nemo: bool = True  # NeMo for spoken cardinals; false: the built-in rules only
 
 
 @dataclass(frozen=True, slots=True)

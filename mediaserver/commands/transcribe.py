@@ -135,7 +135,7 @@ async def transcribe_file(args: argparse.Namespace, settings: Settings) -> str:
                 engines, name, list(zip(tags, rows, strict=True)), options, progress
             )
     post = _postprocess_options(args, settings)
-    normalizer = Normalizer(itn_cache_dir(settings.models.path))
+    normalizer = Normalizer(itn_cache_dir(settings.models.path), use_nemo=settings.postprocess.nemo)
     result = await asyncio.to_thread(batch.postprocess, result, Postprocessor(normalizer), post)
     return render(result, fmt, words=args.word_timestamps)
 
