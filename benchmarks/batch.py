@@ -210,7 +210,8 @@ def main() -> None:
         print(f"transcripts: {same} ({len(direct_text.split())} vs {len(rest_text.split())} words)")
         print(f"{args.seconds:.0f} s file, median of {args.repeat}: direct faster-whisper "
               f"{direct:.3f} s (model only {model_only:.3f} s), REST API {rest:.3f} s, ratio "
-              f"{rest / direct:.3f} ({rest / model_only:.3f} to model only; target <= 1.05)")  # fmt: skip
+              f"{rest / direct:.3f} ({rest / model_only:.3f} to model only; "
+              "target <= 1.05)")  # fmt: skip
         long = long_file_runs(model_dir, speech_like(args.long_seconds, seed=1), args.threads)
         speedup = long["sequential"] / long["batched"]
         print(f"{args.long_seconds:.0f} s file: sequential {long['sequential']:.2f} s, "
