@@ -69,7 +69,7 @@ def _flag(request: Request, name: str) -> bool:
 async def list_models(request: Request) -> Response:
     runtime = request.app.state.runtime
     loaded_only = _flag(request, "loaded")
-    workers = {w.model: w for w in runtime.engines.workers()}
+    workers = {w.model: w for w in runtime.supervisor.workers()}
     if loaded_only:
         data = [loaded_entry(w, w.kind) for w in workers.values()]
     else:

@@ -219,7 +219,7 @@ async def _handle(request: Request, task: Task) -> Response:
     rows = await asyncio.to_thread(batch.preprocess, decoded.samples, settings.audio)
     tags: list[int | None] = list(range(len(rows))) if params.channel == "all" else [None]
     channels = list(zip(tags, rows, strict=True))
-    result = await batch.transcribe(runtime.engines, params.model, channels, options)
+    result = await batch.transcribe(runtime.supervisor, params.model, channels, options)
     post = params.postprocess
     if post is not None:
         result = await runtime.postprocess(lambda p: batch.postprocess(result, p, post))
