@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -30,6 +31,8 @@ from mediaserver.domain.pipeline import PostprocessOptions
 from mediaserver.engines import batch
 from mediaserver.engines.base import Task, TranscribeOptions
 from mediaserver.engines.service import stt_model
+
+log = structlog.get_logger("mediaserver.api.transcriptions")
 
 # Room for the form's text fields and multipart headers on top of the file itself.
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -228,6 +231,14 @@ async def _handle(request: Request, task: Task) -> Response:
     metrics.transcription_audio_seconds.labels(params.model).inc(decoded.duration_s)
     if decoded.duration_s > 0:
         metrics.transcription_rtf.labels(params.model).observe(elapsed / decoded.duration_s)
+    log.info(
+        "transcription.done",
+        task=task,
+        model=params.model,
+        audio_s=round(decoded.duration_s, 2),
+        elapsed_s=round(elapsed, 3),
+        segments=len(result.segments),
+    )
     body = render(result, params.response_format, words=params.words)
     return Response(body, media_type=MEDIA_TYPES[params.response_format])
 
