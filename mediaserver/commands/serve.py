@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import os
 import sys
 from typing import Any
 
@@ -96,5 +97,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     uv_server = DrainingServer(config, drainer)
     uv_server.run()
     if uv_server.forced:
-        return 1
+        # Forced means now: do not let the interpreter's exit join background threads (a NeMo
+        # grammar build can take seconds). Worker processes watch their parent and exit too.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
     return 0 if uv_server.started else 1
