@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from starlette.applications import Starlette
 
 from mediaserver import __version__
+from mediaserver.api import demo as demo_page
 from mediaserver.api import errors, health
+from mediaserver.api import webrtc as webrtc_api
 from mediaserver.config import Settings
 from mediaserver.observability import Metrics
+from mediaserver.transports.webrtc import WebRtcGateway
 
 log = structlog.get_logger("mediaserver.app")
 
@@ -24,6 +27,7 @@ class Runtime:
     settings: Settings
     metrics: Metrics
     draining: bool = False
+    webrtc: WebRtcGateway = field(default_factory=WebRtcGateway)
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -36,10 +40,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             yield
         finally:
             runtime.draining = True
+            await runtime.webrtc.close()
             log.info("server.stop")
 
     app = Starlette(
-        routes=[*health.routes],
+        routes=[*health.routes, *webrtc_api.routes, *demo_page.routes],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
