@@ -63,8 +63,12 @@ class Answer:
     type: str = "answer"
 
     def to_json(self) -> dict[str, str]:
-        return {"sdp": self.sdp, "type": self.type, "id": self.call_id,
-                "events_url": self.events_url}
+        return {
+            "sdp": self.sdp,
+            "type": self.type,
+            "id": self.call_id,
+            "events_url": self.events_url,
+        }
 
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
@@ -301,7 +305,12 @@ class _Peer:
         if not self._channel.done():
             return
         channel = self._channel.result()
-        error = {"type": "error", "call_id": call.id, "code": code, "message": message,
-                 "recoverable": True}
+        error = {
+            "type": "error",
+            "call_id": call.id,
+            "code": code,
+            "message": message,
+            "recoverable": True,
+        }
         with contextlib.suppress(InvalidStateError):
             channel.send(json.dumps(error, separators=(",", ":")))

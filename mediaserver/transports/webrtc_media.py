@@ -96,12 +96,16 @@ def summarize_sdp(text: str) -> SessionSummary:
     for media in description.media:
         if media.kind != "audio":
             continue
-        voice = [c for c in media.rtp.codecs if c.mimeType.lower() != TELEPHONE_EVENT]
+        # Preference is the order of the m-line's formats (aiortc lists rtpmap lines as read).
+        rank = {pt: i for i, pt in enumerate(media.fmt)}
+        listed = [c for c in media.rtp.codecs if c.payloadType in rank]
+        codecs = sorted(listed, key=lambda c: rank[c.payloadType])
+        voice = [c for c in codecs if c.mimeType.lower() != TELEPHONE_EVENT]
         if not voice:
             raise ValueError("SDP audio section has no voice codec")
         events = frozenset(
             c.payloadType
-            for c in media.rtp.codecs
+            for c in codecs
             if c.mimeType.lower() == TELEPHONE_EVENT and c.payloadType is not None
         )
         audio.append(AudioSection(voice[0].name, voice[0].clockRate, events))

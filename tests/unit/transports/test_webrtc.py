@@ -9,66 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from aiortc import (
-    AudioStreamTrack,
-    RTCConfiguration,
-    RTCDataChannel,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-)
-from av import AudioFrame
 
 from mediaserver.transports.calls import CallRefused, Transport
 from mediaserver.transports.webrtc import SdpError, WebRtcGateway
+from tests.unit.transports.webrtc_client import TONE_HZ, Client
 from tests.unit.transports.webrtc_fake_calls import FakeCall, FakeCallManager
 
 pytestmark = pytest.mark.timeout(60)
-
-TONE_HZ = 440.0
-
-
-class ToneTrack(AudioStreamTrack):
-    """aiortc's paced silence source, filled with a sine tone."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._phase = 0
-
-    async def recv(self) -> AudioFrame:
-        frame = await super().recv()
-        assert isinstance(frame, AudioFrame)
-        n = frame.samples
-        t = (np.arange(n) + self._phase) / frame.sample_rate
-        self._phase += n
-        tone = (8000 * np.sin(2 * np.pi * TONE_HZ * t)).astype("<i2")
-        frame.planes[0].update(tone.tobytes())
-        return frame
-
-
-class Client:
-    """A browser stand-in: sends a tone, opens the `events` channel, records what it receives."""
-
-    def __init__(self, codec: str | None = None, *, audio: bool = True) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.channel: RTCDataChannel = self.pc.createDataChannel("events")
-        self.events: list[dict[str, Any]] = []
-        self.channel.on("message", lambda m: self.events.append(json.loads(m)))
-        if audio:
-            transceiver = self.pc.addTransceiver(ToneTrack(), direction="sendonly")
-            if codec is not None:
-                caps = RTCRtpSender.getCapabilities("audio").codecs
-                transceiver.setCodecPreferences([c for c in caps if c.name == codec])
-
-    async def offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def accept(self, sdp: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-
-    def types(self) -> list[str]:
-        return [e["type"] for e in self.events]
 
 
 async def until(check: Callable[[], bool], limit_s: float = 15.0) -> None:
@@ -156,8 +103,11 @@ async def test_events_go_out_on_the_data_channel_and_close_ends_everything(
     client.channel.send(json.dumps({"type": "session.close"}))
     await until(lambda: "session.closed" in client.types())
     assert call.close_reasons[0] == "requested"
-    assert client.events[-1] == {"type": "session.closed", "reason": "requested",
-                                 "call_id": call.id}
+    assert client.events[-1] == {
+        "type": "session.closed",
+        "reason": "requested",
+        "call_id": call.id,
+    }
     await until(lambda: client.pc.connectionState == "closed" and gateway.peer_count == 0)
     assert all(sub.closed for sub in call.subscriptions)
 
@@ -177,9 +127,7 @@ async def test_bad_commands_are_answered_with_an_error_event(connect: Connect) -
     assert stats()["commands_rejected"] == 3
 
 
-async def test_peer_hanging_up_closes_the_call(
-    connect: Connect, gateway: WebRtcGateway
-) -> None:
+async def test_peer_hanging_up_closes_the_call(connect: Connect, gateway: WebRtcGateway) -> None:
     client, call = await connect()
     await until(lambda: len(call.fed) > 5)
     await client.pc.close()
