@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -12,17 +11,10 @@ import pytest
 
 from mediaserver.transports.calls import CallRefused, Transport
 from mediaserver.transports.webrtc import SdpError, WebRtcGateway
-from tests.unit.transports.webrtc_client import TONE_HZ, Client
+from tests.unit.transports.webrtc_client import TONE_HZ, Client, until
 from tests.unit.transports.webrtc_fake_calls import FakeCall, FakeCallManager
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def until(check: Callable[[], bool], limit_s: float = 15.0) -> None:
-    """Poll a condition that aiortc's callbacks make true (there is no event to wait on)."""
-    async with asyncio.timeout(limit_s):
-        while not check():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 @pytest.fixture

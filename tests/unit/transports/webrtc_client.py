@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,3 +62,10 @@ class Client:
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
+
+
+async def until(check: Callable[[], bool], limit_s: float = 15.0) -> None:
+    """Poll a condition that callbacks elsewhere make true (there is no event to wait on)."""
+    async with asyncio.timeout(limit_s):
+        while not check():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
