@@ -101,6 +101,8 @@ class WebRtcGateway:
             raise SdpError(f"offer {exc}") from exc
         if len(offered.audio) != 1:
             raise SdpError(f"offer must have one audio section, it has {len(offered.audio)}")
+        if not offered.audio[0].sends:
+            raise SdpError(f"offer audio is {offered.audio[0].direction}: it must send audio")
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
         try:
             peer = await self._negotiate(pc, sdp)

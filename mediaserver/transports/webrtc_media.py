@@ -73,6 +73,11 @@ class AudioSection:
     codec: str  # first (preferred) codec name: "opus", "PCMU", "PCMA", "G722"
     sample_rate: int
     telephone_event_types: frozenset[int]
+    direction: str = "sendrecv"  # as written by the side that wrote the SDP
+
+    @property
+    def sends(self) -> bool:
+        return self.direction in ("sendrecv", "sendonly")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +113,8 @@ def summarize_sdp(text: str) -> SessionSummary:
             for c in codecs
             if c.mimeType.lower() == TELEPHONE_EVENT and c.payloadType is not None
         )
-        audio.append(AudioSection(voice[0].name, voice[0].clockRate, events))
+        direction = media.direction or "sendrecv"
+        audio.append(AudioSection(voice[0].name, voice[0].clockRate, events, direction))
     data = any(m.kind == "application" for m in description.media)
     return SessionSummary(audio=tuple(audio), has_data_channel=data)
 

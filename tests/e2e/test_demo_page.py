@@ -46,20 +46,24 @@ async def shown(page: Chromium) -> list[str]:
     return value
 
 
-async def test_demo_page_call(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("codec", "rate"), [("opus", 48000), ("PCMU", 8000)])
+async def test_demo_page_call(settings: Settings, tmp_path: Path, codec: str, rate: int) -> None:
     speech = speech_wav(tmp_path / "mic.wav", PHRASES, gap_s=1.5)
-    assert len(speech.runs) == len(PHRASES)
+    sent_runs = speech.runs(rate)
+    assert len(sent_runs) == len(PHRASES)
     app = create_app(settings)
     manager = FakeCallManager()
     app.state.runtime.calls = manager
     async with (
         serve(app) as base,
-        Chromium.open(f"{base}/?autostart=1&language=pt", speech.path, tmp_path / "p") as page,
+        Chromium.open(
+            f"{base}/?autostart=1&language=pt&codec={codec}", speech.path, tmp_path / "p"
+        ) as page,
     ):
         await until(lambda: bool(manager.created), 30)
         call = manager.created[0]
         assert call.options == {"language": "pt"}
-        assert call.transport_info.codec == "opus"
+        assert call.transport_info.codec == codec
 
         # Events reach the page over the data channel and drive what it shows.
         call.emit({"type": "session.state", "from": "init", "to": "active"})
@@ -72,16 +76,16 @@ async def test_demo_page_call(settings: Settings, tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
 
         # The microphone: one and a half loops of the file, speech where it was sent.
-        loop_bytes = int(speech.duration_s * 48000) * 2
-        await until(lambda: len(call.pcm(48000)) >= loop_bytes * 3 // 2 + 48000, 60)
-        assert {rate for _, rate in call.fed} == {48000}
-        received = voiced_runs(call.pcm(48000), 48000)[1:-1]  # the edges may be cut short
-        sent = [end - start for start, end in speech.runs]
+        loop_bytes = int(speech.duration_s * rate) * 2
+        await until(lambda: len(call.pcm(rate)) >= loop_bytes * 3 // 2 + rate, 60)
+        assert {r for _, r in call.fed} == {rate}
+        received = voiced_runs(call.pcm(rate), rate)[1:-1]  # the edges may be cut short
+        sent = [end - start for start, end in sent_runs]
         assert len(received) >= 2
         for start, end in received:
             assert min(abs((end - start) - d) for d in sent) < TOLERANCE_S, (received, sent)
         period_gaps = [b[0] - a[0] for a, b in itertools.pairwise(received)]
-        sent_gaps = [speech.runs[1][0] - speech.runs[0][0]]
+        sent_gaps = [sent_runs[1][0] - sent_runs[0][0]]
         sent_gaps.append(speech.duration_s - sent_gaps[0])
         for gap in period_gaps:
             assert min(abs(gap - g) for g in sent_gaps) < TOLERANCE_S, (period_gaps, sent_gaps)

@@ -40,9 +40,17 @@ def have_chromium() -> bool:
 class SpeechFile:
     path: Path
     rate: int
-    duration_s: float
-    # Voiced runs in the file, seconds from its start, as `voiced_runs` finds them.
-    runs: list[tuple[float, float]]
+    samples: np.ndarray[Any, np.dtype[np.int16]]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.rate
+
+    def runs(self, rate: int) -> list[tuple[float, float]]:
+        """Voiced runs (seconds from the start) of the file band-limited as a `rate` codec
+        carries it: at 8 kHz the fricatives above 4 kHz are gone, and so are their frames."""
+        audio = soxr.resample(self.samples, self.rate, rate).astype("<i2")
+        return voiced_runs(audio.tobytes(), rate)
 
 
 def speech_wav(
@@ -65,7 +73,7 @@ def speech_wav(
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(audio.astype("<i2").tobytes())
-    return SpeechFile(path, rate, len(audio) / rate, voiced_runs(audio.tobytes(), rate))
+    return SpeechFile(path, rate, audio)
 
 
 def voiced_runs(pcm: bytes, rate: int, *, bridge_ms: int = 400) -> list[tuple[float, float]]:

@@ -163,6 +163,9 @@ async def test_offer_must_be_an_offer_with_audio(gateway: WebRtcGateway) -> None
             await gateway.answer(manager, await audio.offer(), "answer", {})
         with pytest.raises(SdpError, match="one audio section, it has 0"):
             await gateway.answer(manager, await data_only.offer(), "offer", {})
+        listening = (await audio.offer()).replace("a=sendonly", "a=recvonly")
+        with pytest.raises(SdpError, match="offer audio is recvonly"):
+            await gateway.answer(manager, listening, "offer", {})
         no_ice = (await audio.offer()).replace("a=ice-ufrag", "a=x-ufrag")
         with pytest.raises(SdpError, match="cannot be answered"):
             await gateway.answer(manager, no_ice, "offer", {})

@@ -77,6 +77,7 @@ def test_summarize_sdp_reads_audio_codec_events_and_data_channel() -> None:
     (audio,) = summary.audio
     assert (audio.codec, audio.sample_rate) == ("opus", 48000)
     assert audio.telephone_event_types == {110, 126}
+    assert (audio.direction, audio.sends) == ("sendrecv", True)
 
 
 def test_summarize_sdp_without_events_or_channel() -> None:
@@ -85,6 +86,8 @@ def test_summarize_sdp_without_events_or_channel() -> None:
     assert not summary.has_data_channel
     assert summary.audio[0].codec == "PCMU"
     assert summary.audio[0].telephone_event_types == frozenset()
+    receive_only = summarize_sdp(sdp.replace("c=IN IP4 0.0.0.0", "c=IN IP4 0.0.0.0\r\na=recvonly"))
+    assert (receive_only.audio[0].direction, receive_only.audio[0].sends) == ("recvonly", False)
 
 
 def test_summarize_sdp_errors() -> None:
