@@ -56,14 +56,22 @@ def frame_to_pcm16(frame: av.AudioFrame) -> bytes:
     if frame.format.name not in ("s16", "s16p"):
         raise ValueError(f"audio frame format {frame.format.name!r} is not s16/s16p")
     channels = len(frame.layout.channels)
-    data = np.asarray(frame.to_ndarray(), dtype=np.int16)
-    if channels == 1:
-        return data.astype("<i2", copy=False).tobytes()
+    n = frame.samples
+    # Read the planes in place (to_ndarray copies); `count` skips their alignment padding.
     if frame.format.is_planar:
-        mixed = data.astype(np.int32).sum(axis=0)
+        parts = [
+            np.frombuffer(memoryview(plane), dtype="<i2", count=n)
+            for plane in frame.planes[:channels]
+        ]
     else:
-        mixed = data.reshape(-1, channels).astype(np.int32).sum(axis=1)
-    return bytes((mixed // channels).astype("<i2").tobytes())
+        packed = np.frombuffer(memoryview(frame.planes[0]), dtype="<i2", count=n * channels)
+        parts = [packed[c::channels] for c in range(channels)]
+    if channels == 1:
+        return parts[0].tobytes()
+    total = parts[0].astype(np.int32)
+    for part in parts[1:]:
+        total += part
+    return (total // channels).astype("<i2").tobytes()
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,3 +145,10 @@ async def test_tap_counts_malformed_events_and_flushes_an_unfinished_digit() -> 
     assert digits == []
     tap.flush()
     assert digits == ["#"]
+
+
+def test_odd_frame_sizes() -> None:
+    stereo = np.arange(14, dtype=np.int16).reshape(1, 14)  # 7 samples: an odd frame size
+    f = frame(stereo, "s16", "stereo")
+    pcm = np.frombuffer(frame_to_pcm16(f), dtype="<i2")
+    assert pcm.tolist() == [0, 2, 4, 6, 8, 10, 12]  # (2k + 2k+1) // 2
