@@ -2,6 +2,7 @@
 //
 // Query parameters: autostart=1 starts at once (kiosk mode, used by the tests); codec=PCMU|PCMA|opus
 // restricts what the browser offers; model, language and hot_words are passed as call options.
+// An API key goes in the URL fragment (/#key=...), which the browser never sends to the server.
 // window.mediaserverEvents holds every event received on the data channel, in order.
 "use strict";
 
@@ -11,6 +12,7 @@
   const CLOSE_TIMEOUT_MS = 3000;
 
   const params = new URLSearchParams(window.location.search);
+  const apiKey = new URLSearchParams(window.location.hash.slice(1)).get("key");
   const events = [];
   window.mediaserverEvents = events;
 
@@ -141,7 +143,10 @@
       await iceGatheringDone();
       const response = await fetch("/v1/webrtc/offer", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: {
+          "Content-Type": "application/json",
+          ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}),
+        },
         body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer", ...callOptions() }),
       });
       const body = await response.json();

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mediaserver.app import create_app
-from mediaserver.config import Settings
+from mediaserver.config import load_settings
 from tests.e2e.webrtc_chromium import (
     ESPEAK,
     Chromium,
@@ -46,8 +46,12 @@ async def shown(page: Chromium) -> list[str]:
     return value
 
 
-@pytest.mark.parametrize(("codec", "rate"), [("opus", 48000), ("PCMU", 8000)])
-async def test_demo_page_call(settings: Settings, tmp_path: Path, codec: str, rate: int) -> None:
+@pytest.mark.parametrize(("codec", "rate", "key"), [("opus", 48000, "k-1"), ("PCMU", 8000, None)])
+async def test_demo_page_call(tmp_path: Path, codec: str, rate: int, key: str | None) -> None:
+    environ = {"MEDIASERVER_MODELS_DIR": str(tmp_path / "models")}
+    if key is not None:  # the page sends the key from its URL fragment
+        environ["MEDIASERVER_API_KEYS"] = key
+    settings = load_settings(environ=environ)
     speech = speech_wav(tmp_path / "mic.wav", PHRASES, gap_s=1.5)
     sent_runs = speech.runs(rate)
     assert len(sent_runs) == len(PHRASES)
@@ -57,7 +61,9 @@ async def test_demo_page_call(settings: Settings, tmp_path: Path, codec: str, ra
     async with (
         serve(app) as base,
         Chromium.open(
-            f"{base}/?autostart=1&language=pt&codec={codec}", speech.path, tmp_path / "p"
+            f"{base}/?autostart=1&language=pt&codec={codec}" + (f"#key={key}" if key else ""),
+            speech.path,
+            tmp_path / "p",
         ) as page,
     ):
         await until(lambda: bool(manager.created), 30)

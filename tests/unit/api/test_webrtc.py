@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from mediaserver.app import create_app
-from mediaserver.config import Settings
+from mediaserver.config import Settings, load_settings
 from tests.unit.transports.webrtc_client import Client
 from tests.unit.transports.webrtc_fake_calls import FakeCallManager
 
@@ -108,3 +109,23 @@ async def test_bad_options_and_refusals(app: Starlette, http: httpx.AsyncClient)
     finally:
         await client.pc.close()
     assert app.state.runtime.webrtc.peer_count == 0
+
+
+async def test_offer_needs_the_api_key_when_keys_are_set(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={"MEDIASERVER_MODELS_DIR": str(tmp_path), "MEDIASERVER_API_KEYS": "k-1"}
+    )
+    application = create_app(settings)
+    application.state.runtime.calls = FakeCallManager()
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        r = await http.post("/v1/webrtc/offer", json={"sdp": "v=0", "type": "offer"})
+        assert r.status_code == 401
+        assert (await http.get("/")).status_code == 200  # the page itself is public
+        r = await http.post(
+            "/v1/webrtc/offer",
+            json={"sdp": "v=0", "type": "offer"},
+            headers={"Authorization": "Bearer k-1"},
+        )
+        assert r.status_code == 400  # past auth: the SDP is what is wrong
+    assert application.state.runtime.calls.created == []
