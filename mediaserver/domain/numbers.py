@@ -140,25 +140,23 @@ def _touches_digits(tokens: Sequence[Token], i: int) -> bool:
 
 def _glued_to_digits(tokens: Sequence[Token], i: int) -> bool:
     """Letters of a code, not number words: touching digits (`01DE`, `00UM00`), or capitals
-    next to written digits or to another code group (`UM 000 000`, `12.DEZ.345`, `UM A00`)."""
-    word = tokens[i]
+    inside a run of capitals, digits and marks that holds digits (`UM 000`, `12.DEZ.345`,
+    `00 AAA UMA AAAA 10`)."""
     if _touches_digits(tokens, i):
         return True
-    if len(word.text) < 2 or not word.text.isupper():
+    if not _capitals(tokens[i]):
         return False
-
-    def code_part(j: int) -> bool:
-        return tokens[j].kind == "num" or (tokens[j].kind == "word" and _touches_digits(tokens, j))
-
-    for j in (i - 1, i + 1):
-        if not 0 <= j < len(tokens):
-            continue
-        if code_part(j):
-            return True
-        k = 2 * j - i  # one separator mark away: `12.DEZ`, `UM.A00`
-        if tokens[j].kind == "punct" and 0 <= k < len(tokens) and code_part(k):
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(tokens) and (tokens[j].kind == "punct" or _capitals(tokens[j])):
+            j += step
+        if 0 <= j < len(tokens) and (tokens[j].kind == "num" or _touches_digits(tokens, j)):
             return True
     return False
+
+
+def _capitals(tok: Token) -> bool:
+    return tok.kind == "word" and len(tok.text) > 1 and tok.text.isupper()
 
 
 def _parse_words(tokens: Sequence[Token], words: list[str], base: int, out: list[Element]) -> int:
