@@ -1,4 +1,8 @@
-"""A recording CallManager/Call for transport tests: no session core, just what was fed."""
+"""A recording call manager for transport tests: no session core, just what was fed.
+
+Duck-typed like `mediaserver.transports.calls.CallManager`/`Call` (not subclasses: the real
+classes carry the call core's state, which these fakes stand in for).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from mediaserver.transports.calls import (
-    Call,
-    CallManager,
-    CallRefused,
-    Subscription,
-    Transport,
-    TransportInfo,
-)
+from mediaserver.transports.calls import CallRefused, Transport, TransportInfo
 
 
-class FakeSubscription(Subscription):
+class FakeSubscription:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.closed = False
@@ -33,7 +30,7 @@ class FakeSubscription(Subscription):
         self.queue.put_nowait(None)
 
 
-class FakeCall(Call):
+class FakeCall:
     def __init__(
         self,
         call_id: str,
@@ -87,7 +84,7 @@ class FakeCall(Call):
         if self._on_close is not None:
             self._on_close()
 
-    def subscribe(self) -> Subscription:
+    def subscribe(self) -> FakeSubscription:
         sub = FakeSubscription()
         self.subscriptions.append(sub)
         return sub
@@ -99,7 +96,7 @@ class FakeCall(Call):
         await self._closed.wait()
 
 
-class FakeCallManager(CallManager):
+class FakeCallManager:
     """`options={"model": "bad"}` is refused as invalid; `refuse=True` answers 503."""
 
     def __init__(self, *, refuse: bool = False) -> None:
@@ -114,7 +111,7 @@ class FakeCallManager(CallManager):
         *,
         call_id: str | None = None,
         on_close: Callable[[], None] | None = None,
-    ) -> Call:
+    ) -> FakeCall:
         if options.get("model") == "bad":
             raise ValueError("unknown model 'bad'")
         if self.refuse:
@@ -123,11 +120,18 @@ class FakeCallManager(CallManager):
         self.created.append(call)
         return call
 
-    def get(self, call_id: str) -> Call:
+    def get(self, call_id: str) -> FakeCall:
         for call in self.created:
             if call.id == call_id:
                 return call
         raise KeyError(call_id)
 
-    def calls(self) -> list[Call]:
+    def calls(self) -> list[FakeCall]:
         return list(self.created)
+
+    async def start(self) -> None:
+        """Nothing to load (the app's lifespan calls this)."""
+
+    async def stop(self, drain_s: float | None = None) -> None:
+        for call in self.created:
+            await call.close("shutdown")
