@@ -263,7 +263,7 @@ class _Peer:
             self.call.dtmf(digit)
 
     def request_close(self, reason: str) -> None:
-        if self.call is not None:
+        if self.call is not None and self.call.state != "closed":
             self._spawn(self.call.close(reason))
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
@@ -293,7 +293,8 @@ class _Peer:
         try:
             command = json.loads(message)
             kind = command.get("type") if isinstance(command, dict) else None
-        except ValueError:
+        # RecursionError: deeply nested JSON from the page must not reach aiortc's SCTP loop.
+        except (ValueError, RecursionError):
             kind = None
         if kind == "session.close":
             self.request_close("requested")
