@@ -13,8 +13,10 @@ from starlette.middleware import Middleware
 
 from mediaserver import __version__
 from mediaserver.api import calls as calls_api
+from mediaserver.api import demo as demo_page
 from mediaserver.api import errors, health, transcriptions
 from mediaserver.api import models as models_api
+from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import Postprocessor
@@ -23,6 +25,7 @@ from mediaserver.engines.supervisor import Supervisor, options_from_settings
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
+from mediaserver.transports.webrtc import WebRtcGateway
 from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
 
 log = structlog.get_logger("mediaserver.app")
@@ -51,6 +54,8 @@ class Runtime:
     async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
         """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
         return await self.postprocessing.run(fn)
+    # Peer connections of WebRTC calls (POST /v1/webrtc/offer).
+    webrtc: WebRtcGateway = field(default_factory=WebRtcGateway)
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -81,12 +86,20 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         finally:
             runtime.draining = True
             await runtime.calls.stop()
+            await runtime.webrtc.close()
             await runtime.supervisor.close()
             runtime.postprocessing.close()
             log.info("server.stop")
 
     app = Starlette(
-        routes=[*health.routes, *calls_api.routes, *transcriptions.routes, *models_api.routes],
+        routes=[
+            *health.routes,
+            *calls_api.routes,
+            *transcriptions.routes,
+            *models_api.routes,
+            *webrtc_api.routes,
+            *demo_page.routes,
+        ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
         middleware=[Middleware(ApiKeyMiddleware, keys=settings.server.api_keys)],
