@@ -60,7 +60,7 @@ def _accept_all(options: Mapping[str, Any]) -> None:
 
 
 class _SessionOver(Exception):
-    """The session has ended (closed call, cancel); the other task stops."""
+    """Raised inside the read loop to end the session (cancel, a refused replacement call)."""
 
 
 class RealtimeSession:
@@ -86,7 +86,9 @@ class RealtimeSession:
         self.sample_rate = sample_rate
         self.call: Call | None = None
         self._subscription: Subscription | None = None
-        self._task_group: asyncio.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Set when the session is over: the call closed, the client left or cancelled, a bug.
+        self._over = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._loop = asyncio.get_running_loop()
         self._backpressure = Backpressure(
@@ -128,18 +130,20 @@ class RealtimeSession:
         except ValueError as exc:
             await self._fail("invalid_options", str(exc), CLOSE_POLICY, getattr(exc, "param", None))
             return
+        reader = asyncio.create_task(self._read_loop())
+        self._tasks.add(reader)
+        self._follow(call)
         try:
-            async with asyncio.TaskGroup() as group:
-                self._task_group = group
-                self._follow(call)
-                group.create_task(self._read_loop())
-        except* _SessionOver:
-            pass
-        except* Exception as errors:
-            # Our bug, not the client's: contain it to this session.
-            log.error("realtime.session_failed", call_id=self.call_id, error=repr(errors))
-            await self._fail("internal_error", "the session failed", CLOSE_INTERNAL)
+            await self._over.wait()
         finally:
+            for task in self._tasks:
+                task.cancel()
+            results = await asyncio.gather(*self._tasks, return_exceptions=True)
+            failures = [r for r in results if isinstance(r, Exception)]
+            if failures:
+                # Our bug, not the client's: contained to this session.
+                log.error("realtime.session_failed", call_id=self.call_id, error=repr(failures[0]))
+                await self._fail("internal_error", "the session failed", CLOSE_INTERNAL)
             await self._finish()
 
     def _create_call(self, options: Mapping[str, Any], call_id: str | None) -> Call:
@@ -150,17 +154,30 @@ class RealtimeSession:
 
     def _follow(self, call: Call) -> None:
         """Forward `call`'s events from now on (its subscription starts with session.created)."""
-        assert self._task_group is not None
         self._subscription = call.subscribe()
-        self._task_group.create_task(self._pump(self._subscription))
+        self._tasks.add(asyncio.create_task(self._pump(self._subscription)))
 
     async def _pump(self, subscription: Subscription) -> None:
-        async for event in subscription:
-            if event.get("type") == "session.created":
-                event = {**event, "sample_rate": self.sample_rate}
-            await self._send(event)
-            if event.get("type") == "session.closed":
-                raise _SessionOver
+        """Forward events; a replaced call's subscription just ends, the last call's closes."""
+        try:
+            async for event in subscription:
+                if event.get("type") == "session.created":
+                    event = {**event, "sample_rate": self.sample_rate}
+                await self._send(event)
+                if event.get("type") == "session.closed":
+                    self._over.set()
+                    return
+        except BaseException:
+            self._over.set()
+            raise
+
+    async def _read_loop(self) -> None:
+        try:
+            await self._read()
+        except _SessionOver:
+            pass
+        finally:
+            self._over.set()
 
     async def _finish(self) -> None:
         if self._subscription is not None:
@@ -181,7 +198,7 @@ class RealtimeSession:
 
     # -- input -------------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
+    async def _read(self) -> None:
         while True:
             message = await self._ws.receive()
             if message["type"] == "websocket.disconnect":

@@ -111,7 +111,11 @@ class FakeCall(Call):
             self.on_close()
 
     def subscribe(self) -> FakeSubscription:
+        # Like the real hub: every subscription starts with the call's session.created.
         subscription = FakeSubscription()
+        subscription.queue.put_nowait(
+            {"type": "session.created", "call_id": self.id, "options": self.options}
+        )
         self.subscriptions.append(subscription)
         return subscription
 
