@@ -8,7 +8,7 @@ import ipaddress
 import sys
 from typing import Any
 
-from mediaserver.config import Settings
+from mediaserver.config import Settings, WebSocketSettings
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +30,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def websocket_options(ws: WebSocketSettings) -> dict[str, Any]:
+    """uvicorn's WebSocket arguments. The websockets-sansio implementation pings every
+    `ping_interval_s` and closes (1011) a socket whose pong is `pong_timeout_s` late; uvicorn
+    applies this per server, not per socket. Frames past 4x `max_message_bytes` are refused
+    by uvicorn (1009); smaller oversize ones get an `error` event from the session."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": 4 * ws.max_message_bytes,
+        "ws_ping_interval": ws.ping_interval_s,
+        "ws_ping_timeout": ws.pong_timeout_s,
+    }
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,6 +80,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         loop=loop,
         log_config=None,
         access_log=False,
-        ws_max_size=settings.websocket.max_message_bytes,
+        **websocket_options(settings.websocket),
     )
     return 0

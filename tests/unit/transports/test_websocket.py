@@ -12,7 +12,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from mediaserver.api import realtime
-from mediaserver.config import Settings, WebSocketSettings
+from mediaserver.config import Settings
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import CallRefused, Transport
 from tests.unit.transports.fakes import FakeCallManager
