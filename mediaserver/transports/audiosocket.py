@@ -91,6 +91,7 @@ class AudioSocketConnection:
 
     def stats(self) -> dict[str, int | float]:
         return {
+            "packets_received": self.frames_received,
             "frames_received": self.frames_received,
             "bytes_received": self.bytes_received,
             "dtmf_received": self.dtmf_received,

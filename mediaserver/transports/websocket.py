@@ -105,6 +105,7 @@ class RealtimeSession:
     def stats(self) -> dict[str, int | float]:
         bp = self._backpressure
         return {
+            "packets_received": self.frames_received,
             "frames_received": self.frames_received,
             "bytes_received": self.bytes_received,
             "frames_dropped": bp.dropped_frames,
