@@ -299,6 +299,9 @@ class RealtimeSession:
         except CallRefused as exc:
             await self._error(exc.code, exc.message, recoverable=False)
             raise _SessionOver from None
+        except ValueError as exc:  # options the validator let through: end cleanly anyway
+            await self._error("invalid_options", str(exc), recoverable=False)
+            raise _SessionOver from None
         self._follow(call)
 
     async def _cancel(self) -> None:

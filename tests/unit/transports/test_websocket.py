@@ -314,3 +314,15 @@ def test_one_session_failing_does_not_affect_another(server: Server) -> None:
     assert good_call.fed == [(FRAME_16K, 16000)]
     assert good_call.commits == 1
     assert bad_call.close_reasons == ["cancelled"]
+
+
+def test_replacement_refused_ends_the_session(server: Server) -> None:
+    with server.connect() as ws:
+        receive(ws)
+        server.manager.refuse = CallRefused(503, "draining", "the server is shutting down")
+        ws.send_json({"type": "session.configure", "language": "pt"})
+        error = receive(ws)
+        assert (error["code"], error["recoverable"]) == ("draining", False)
+        expect_closed(ws)
+    [old] = server.manager.created
+    assert old.close_reasons[0] == "reconfigured"
