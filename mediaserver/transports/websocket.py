@@ -52,10 +52,11 @@ CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
 
 # Checks call options without creating a call (the core's parser); raises ValueError.
-OptionsValidator = Callable[[Mapping[str, Any]], None]
+# Whatever it returns is ignored.
+OptionsValidator = Callable[[Mapping[str, Any]], object]
 
 
-def _accept_all(options: Mapping[str, Any]) -> None:
+def _accept_all(options: Mapping[str, Any]) -> object:
     return None
 
 

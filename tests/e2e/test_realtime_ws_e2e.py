@@ -87,8 +87,19 @@ async def test_speech_session_with_configure_and_close(settings: Settings) -> No
             created = await next_event(ws)
             assert created["type"] == "session.created"
             assert created["sample_rate"] == 16000
+            bad = {"type": "session.configure", "vad": {"sensitivity": "loud"}, "sample_rate": rate}
+            await ws.send(json.dumps(bad))
+            errors = [e for e in await events_until(ws, "error") if e["type"] == "error"]
+            while errors[-1]["code"] == "model_not_found":  # no model installed here: expected
+                errors += [e for e in await events_until(ws, "error") if e["type"] == "error"]
+            refused = errors.pop()
+            assert (refused["code"], refused["param"], refused["recoverable"]) == (
+                "invalid_options",
+                "vad.sensitivity",
+                True,
+            )
             await ws.send(json.dumps({"type": "session.configure", "sample_rate": rate}))
-            before = await events_until(ws, "session.created")
+            before = errors + await events_until(ws, "session.created")
             configured = before.pop()
             # The missing model is reported (once per call) before or after session.created.
             assert {e["type"] for e in before} <= {"error"}
