@@ -11,4 +11,9 @@ from mediaserver.config import Settings, load_settings
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={"MEDIASERVER_MODELS_DIR": str(tmp_path / "models")})
+    environ = {
+        "MEDIASERVER_MODELS_DIR": str(tmp_path / "models"),
+        # Tests that want the AudioSocket listener enable it on a free port.
+        "MEDIASERVER_AUDIOSOCKET__ENABLED": "false",
+    }
+    return load_settings(environ=environ)
