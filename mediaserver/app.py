@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from mediaserver import __version__
-from mediaserver.api import errors, health
+from mediaserver.api import calls as calls_api
+from mediaserver.api import demo as demo_page
+from mediaserver.api import errors, health, transcriptions
+from mediaserver.api import models as models_api
+from mediaserver.api import realtime as realtime_api
+from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
+from mediaserver.domain.pipeline import Postprocessor
+from mediaserver.engines.registry import Registry
+from mediaserver.engines.supervisor import Supervisor, options_from_settings
 from mediaserver.observability import Metrics
-from mediaserver.transports.calls import Call
+from mediaserver.transports.audiosocket import AudioSocketServer
+from mediaserver.transports.calls import Call, CallManager
+from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
+from mediaserver.transports.webrtc import WebRtcGateway
+from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
 
 log = structlog.get_logger("mediaserver.app")
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,22 +43,77 @@ class Runtime:
     draining: bool = False
     # The live calls, for the SIGTERM drain; the call core points this at CallManager.calls.
     active_calls: Callable[[], Sequence[Call]] = list
+    # Engine workers (one process per model in use), started on first use.
+    supervisor: Supervisor = field(init=False)
+    # Every live call of every transport (built in create_app, started in the lifespan).
+    calls: CallManager = field(init=False)
+    # Installed models (what the supervisor resolves names against).
+    registry: Registry = field(init=False)
+    # The one post-processing pipeline (ITN, entities, hot words), on its own thread; calls
+    # and batch requests share it (built in create_app, warmed up in the lifespan).
+    postprocessing: ThreadedPostprocess = field(init=False)
+
+    async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
+        """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
+        return await self.postprocessing.run(fn)
+
+    # Peer connections of WebRTC calls (POST /v1/webrtc/offer).
+    webrtc: WebRtcGateway = field(default_factory=WebRtcGateway)
+    # The AudioSocket TCP listener (None when disabled); started in the lifespan.
+    audiosocket: AudioSocketServer | None = None
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     runtime = Runtime(settings=settings, metrics=metrics or Metrics())
+    registry = Registry.from_settings(settings)
+    runtime.registry = registry
+    runtime.supervisor = Supervisor(
+        registry_resolver(registry), options_from_settings(settings), runtime.metrics
+    )
+    runtime.postprocessing = default_postprocess(settings, runtime.metrics)
+    runtime.calls = CallManager(
+        settings,
+        runtime.metrics,
+        WorkerRecognizers(runtime.supervisor, registry),
+        postprocess=runtime.postprocessing,
+        draining=lambda: runtime.draining,
+    )
+    runtime.active_calls = runtime.calls.calls
+    if settings.audiosocket.enabled:
+        runtime.audiosocket = AudioSocketServer(
+            settings.audiosocket, runtime.calls, runtime.metrics
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("server.start", version=__version__, host=settings.server.host)
+        await runtime.supervisor.start()
+        await runtime.calls.start()
+        runtime.postprocessing.warm_up()
         try:
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.start()
             yield
         finally:
             runtime.draining = True
+            await runtime.calls.stop()
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.stop()  # after the drain: its calls have hung up
+            await runtime.webrtc.close()
+            await runtime.supervisor.close()
+            runtime.postprocessing.close()
             log.info("server.stop")
 
     app = Starlette(
-        routes=[*health.routes],
+        routes=[
+            *health.routes,
+            *calls_api.routes,
+            *transcriptions.routes,
+            *models_api.routes,
+            *webrtc_api.routes,
+            *realtime_api.routes,
+            *demo_page.routes,
+        ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
         middleware=[Middleware(ApiKeyMiddleware, keys=settings.server.api_keys)],

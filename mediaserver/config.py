@@ -41,6 +41,7 @@ class ServerSettings:
     drain_grace_s: float = 0.0
     max_upload_bytes: int = 25 * 1024 * 1024
     max_audio_duration_s: float = 4 * 3600.0
+    max_decode_s: float = 600.0  # wall-clock budget for decoding one uploaded file
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +132,14 @@ class PostprocessSettings:
     entities: bool = True
     redact: bool = False
     hot_words: tuple[str, ...] = ()
+    nemo: bool = True  # NeMo for spoken cardinals; false: the built-in rules only
 
 
 @dataclass(frozen=True, slots=True)
 class TtsSettings:
     default_voice: str = "pt-br"
     cache_entries: int = 256
+    cache_max_mb: int = 64  # synthesized audio kept for repeated prompts
     warmup_phrases: tuple[str, ...] = ("Olá", "Um momento, por favor")
 
 
@@ -319,6 +322,7 @@ def _validate(s: Settings) -> None:
         (0.5 <= s.session.force_commit_ratio < 1, "session.force_commit_ratio must be in [0.5, 1)"),
         (s.vad.min_speech_ms >= 0 and s.vad.min_silence_ms >= 0, "vad durations must be >= 0"),
         (s.audio.max_gain_db >= 0, "audio.max_gain_db must be >= 0"),
+        (s.tts.cache_entries >= 0 and s.tts.cache_max_mb >= 0, "tts cache sizes must be >= 0"),
     ]
     for ok, message in checks:
         if not ok:

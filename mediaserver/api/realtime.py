@@ -5,12 +5,14 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from mediaserver.session.call_options import parse_call_options
 from mediaserver.transports import realtime_protocol as proto
 from mediaserver.transports.websocket import CLOSE_POLICY, RealtimeSession
 
 
 async def realtime(websocket: WebSocket) -> None:
     runtime = websocket.app.state.runtime
+    settings = runtime.settings
     await websocket.accept()
     try:
         sample_rate, options = proto.options_from_query(websocket.query_params)
@@ -22,10 +24,11 @@ async def realtime(websocket: WebSocket) -> None:
     session = RealtimeSession(
         websocket,
         runtime.calls,
-        runtime.settings.websocket,
+        settings.websocket,
         runtime.metrics,
         sample_rate=sample_rate,
         options=options,
+        validate=lambda merged: parse_call_options(merged, settings),
     )
     await session.run()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import os
 import sys
 from typing import Any
 
@@ -15,6 +16,8 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("serve", help="run the server")
     p.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP port (default from config: 8000)")
+    # Also accepted before the verb; SUPPRESS keeps the global value when not given here.
+    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML settings file")
     p.add_argument(
         "--insecure",
         action="store_true",
@@ -107,5 +110,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     uv_server = DrainingServer(config, drainer)
     uv_server.run()
     if uv_server.forced:
-        return 1
+        # Forced means now: do not let the interpreter's exit join background threads (a NeMo
+        # grammar build can take seconds). Worker processes watch their parent and exit too.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
     return 0 if uv_server.started else 1
