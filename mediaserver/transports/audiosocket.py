@@ -44,6 +44,7 @@ log = structlog.get_logger("mediaserver.transports.audiosocket")
 READ_SIZE = 65536
 # How long a new connection may take to send its UUID and its first audio or DTMF.
 FIRST_MESSAGE_TIMEOUT_S = 10.0
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
 # The outgoing direction is cut into 20 ms frames, as Asterisk sends them.
 OUT_FRAME_MS = 20
 
@@ -85,6 +86,7 @@ class AudioSocketConnection:
         self.frames_received = 0
         self.bytes_received = 0
         self.dtmf_received = 0
+        self.dtmf_rejected = 0
         self.frames_sent = 0
         self.protocol_errors = 0
         self.sample_rate = 0
@@ -95,6 +97,7 @@ class AudioSocketConnection:
             "frames_received": self.frames_received,
             "bytes_received": self.bytes_received,
             "dtmf_received": self.dtmf_received,
+            "dtmf_rejected": self.dtmf_rejected,
             "frames_sent": self.frames_sent,
             "protocol_errors": self.protocol_errors,
             "sample_rate": self.sample_rate,
@@ -200,6 +203,9 @@ class AudioSocketConnection:
                 if call is not None:
                     call.feed(message.pcm, message.sample_rate)
             elif isinstance(message, Dtmf):
+                if message.digit not in DTMF_DIGITS:
+                    self.dtmf_rejected += 1  # a bad byte from the peer: counted, not fatal
+                    continue
                 self.dtmf_received += 1
                 if call is not None:
                     call.dtmf(message.digit)

@@ -119,7 +119,8 @@ async def test_call_from_uuid_audio_dtmf_and_hangup(
     peer = await connect(server)
     await peer.send(encode_uuid(CALL), encode_audio(PCM_20MS_8K), encode_dtmf("5"))
     call = await manager.live(str(CALL))
-    await peer.send(encode_audio(PCM_20MS_8K[::-1]), encode_dtmf("#"), encode_hangup())
+    bad_digit = b"\x03\x00\x01x"  # well framed, but not a DTMF digit: counted and skipped
+    await peer.send(encode_audio(PCM_20MS_8K[::-1]), bad_digit, encode_dtmf("#"), encode_hangup())
     assert [type(m) for m in await peer.until_eof()] == [Hangup]
     assert call.transport is Transport.AUDIOSOCKET
     assert call.transport_info.codec == "slin"
@@ -133,6 +134,7 @@ async def test_call_from_uuid_audio_dtmf_and_hangup(
     assert stats["frames_received"] == 2
     assert stats["bytes_received"] == 2 * len(PCM_20MS_8K)
     assert stats["dtmf_received"] == 2
+    assert stats["dtmf_rejected"] == 1
     assert stats["protocol_errors"] == 0
     assert count(metrics, "audiosocket_connections") == 1
 
