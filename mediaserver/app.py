@@ -16,6 +16,7 @@ from mediaserver.api import calls as calls_api
 from mediaserver.api import demo as demo_page
 from mediaserver.api import errors, health, transcriptions
 from mediaserver.api import models as models_api
+from mediaserver.api import realtime as realtime_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
@@ -23,6 +24,7 @@ from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.registry import Registry
 from mediaserver.engines.supervisor import Supervisor, options_from_settings
 from mediaserver.observability import Metrics
+from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
 from mediaserver.transports.webrtc import WebRtcGateway
@@ -54,8 +56,11 @@ class Runtime:
     async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
         """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
         return await self.postprocessing.run(fn)
+
     # Peer connections of WebRTC calls (POST /v1/webrtc/offer).
     webrtc: WebRtcGateway = field(default_factory=WebRtcGateway)
+    # The AudioSocket TCP listener (None when disabled); started in the lifespan.
+    audiosocket: AudioSocketServer | None = None
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -74,6 +79,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         draining=lambda: runtime.draining,
     )
     runtime.active_calls = runtime.calls.calls
+    if settings.audiosocket.enabled:
+        runtime.audiosocket = AudioSocketServer(
+            settings.audiosocket, runtime.calls, runtime.metrics
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -82,10 +91,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         await runtime.calls.start()
         runtime.postprocessing.warm_up()
         try:
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.start()
             yield
         finally:
             runtime.draining = True
             await runtime.calls.stop()
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.stop()  # after the drain: its calls have hung up
             await runtime.webrtc.close()
             await runtime.supervisor.close()
             runtime.postprocessing.close()
@@ -98,6 +111,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             *transcriptions.routes,
             *models_api.routes,
             *webrtc_api.routes,
+            *realtime_api.routes,
             *demo_page.routes,
         ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
