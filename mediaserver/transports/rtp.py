@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import typing
 from collections.abc import Callable, Mapping
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
@@ -63,12 +64,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._sender: RtpSender | None = None
         self._closing: asyncio.Task[None] | None = None
         self._closed = False
+        self._released = asyncio.Event()
 
     # -- asyncio.DatagramProtocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # The selector loop's datagram transport does not subclass DatagramTransport.
+        self._transport = typing.cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         digits = self.receiver.receive(data, addr, self._loop.time())
@@ -81,6 +83,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.send_errors += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # The socket is really closed only now: the port goes back to the pool here, so the
+        # next call given this port can bind it.
+        self._transport = None
         self.close()
 
     # -- call life ---------------------------------------------------------------------------
@@ -148,18 +153,23 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.close()  # the call core calls on_close too; closing twice is harmless
 
     def close(self) -> None:
-        """Stop the timer, close the socket, free the port; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._sender is not None:
-            self._sender.close()
+        """Stop the timer and close the socket; the port is freed once the socket is closed
+        (``wait_released``). Idempotent."""
+        if not self._closed:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._sender is not None:
+                self._sender.close()
         if self._transport is not None:
-            self._transport.close()
-        self._on_closed(self)
+            self._transport.close()  # connection_lost follows on a later loop iteration
+        elif not self._released.is_set():
+            self._released.set()
+            self._on_closed(self)
+
+    async def wait_released(self) -> None:
+        await self._released.wait()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -247,10 +257,14 @@ class RtpTransport:
             del self._endpoints[endpoint.port]
             self.pool.release(endpoint.port)
 
-    def close(self) -> None:
-        """Close every endpoint (server shutdown; the calls themselves are the core's)."""
-        for endpoint in list(self._endpoints.values()):
+    async def close(self) -> None:
+        """Close every endpoint and wait until their ports are free (server shutdown; the
+        calls themselves belong to the call core)."""
+        endpoints = list(self._endpoints.values())
+        for endpoint in endpoints:
             endpoint.close()
+        for endpoint in endpoints:
+            await endpoint.wait_released()
 
 
 def _media_timeout(request: Mapping[str, Any], default: float) -> float:
