@@ -217,6 +217,10 @@ class RtpTransport:
         try:
             info = TransportInfo(codec=fmt.codec, stats=endpoint.stats)
             call = self.calls.create(Transport.RTP, options, info, on_close=endpoint.close)
+        except Exception:
+            endpoint.close()
+            await endpoint.wait_released()  # the port is free again when the error is seen
+            raise
         except BaseException:
             endpoint.close()
             raise
