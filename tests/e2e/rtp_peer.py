@@ -213,7 +213,8 @@ def g711_packets(pcm: np.ndarray, *, ssrc: int, sequence: int, timestamp: int) -
     out = []
     for i in range(len(pcm) // FRAME):
         payload = ulaw_encode(pcm[i * FRAME : (i + 1) * FRAME].astype("<i2").tobytes())
-        packet = RtpPacket(0, (sequence + i) & 0xFFFF, timestamp + i * FRAME, ssrc, i == 0)
+        stamp = (timestamp + i * FRAME) & 0xFFFFFFFF
+        packet = RtpPacket(0, (sequence + i) & 0xFFFF, stamp, ssrc, i == 0)
         packet.payload = payload
         out.append(bytes(packet))
     return out
@@ -224,6 +225,7 @@ def dtmf_burst(
 ) -> list[bytes]:
     """An RFC 4733 key press lasting `packets` x 20 ms, then its three end packets."""
     out = []
+    timestamp &= 0xFFFFFFFF
     for i in range(packets + 3):
         end = i >= packets
         body = bytes(TelephoneEvent(event, end, 10, FRAME * min(i + 1, packets)))
