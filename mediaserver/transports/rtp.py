@@ -49,9 +49,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         port: int,
         media_timeout_s: float,
         on_closed: Callable[[RtpEndpoint], None],
+        *,
+        playout_delay_s: float = 0.0,
     ) -> None:
         self.receiver = receiver
         self.port = port
+        self.playout_delay_s = playout_delay_s  # the jitter buffer's target delay
         self.media_timeout_s = media_timeout_s
         self.send_errors = 0
         self._on_closed = on_closed
@@ -73,7 +76,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._transport = typing.cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
-        digits = self.receiver.receive(data, addr, self._loop.time())
+        receiver = self.receiver
+        first = receiver.received == 0
+        now = self._loop.time()
+        digits = receiver.receive(data, addr, now)
+        if first and receiver.received:
+            self._align(now)
         if digits and self._call is not None:
             for digit in digits:
                 self._call.dtmf(digit)
@@ -119,6 +127,17 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             packetizer = RtpPacketizer(self.receiver.format)
             self._sender = RtpSender(self._transport.sendto, source[0], packetizer, self._loop)
         return self._sender
+
+    def _align(self, now: float) -> None:
+        """Put the 20 ms tick grid on the jitter buffer's frame boundaries: its first frame
+        is due ``playout_delay_s`` after the packet that latched, each next one 20 ms later.
+        Ticking in phase with them saves up to a frame of latency."""
+        if self._timer is None or self._closed:
+            return
+        self._timer.cancel()
+        # A hair after the boundary, so the frame due exactly then is included.
+        self._next_tick = now + self.playout_delay_s + 1e-4
+        self._timer = self._loop.call_at(self._next_tick, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -231,7 +250,13 @@ class RtpTransport:
         # A port held by another process is skipped; each port is tried at most once.
         for _ in range(self.pool.available):
             port = self.pool.allocate()
-            endpoint = RtpEndpoint(receiver, port, media_timeout, self._release)
+            endpoint = RtpEndpoint(
+                receiver,
+                port,
+                media_timeout,
+                self._release,
+                playout_delay_s=self.settings.jitter_delay_ms / 1000,
+            )
             try:
                 bound = await self._listen(endpoint)
             except BaseException:
