@@ -167,8 +167,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._closing.add_done_callback(self._closed_by_timeout)
 
     def _closed_by_timeout(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("rtp.close_failed", port=self.port, error=repr(task.exception()))
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("rtp.close_failed", port=self.port, error=type(error).__name__)
         self.close()  # the call core calls on_close too; closing twice is harmless
 
     def close(self) -> None:
