@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import typing
 from collections.abc import Callable, Mapping
 from ipaddress import IPv4Network, IPv6Network
@@ -101,6 +102,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def call_id(self) -> str | None:
+        return None if self._call is None else self._call.id
 
     def attach(self, call: Call) -> None:
         """Start playing out into ``call``."""
@@ -211,6 +216,7 @@ class RtpTransport:
         self.pool = PortPool(settings.port_min, settings.port_max)
         self._networks = parse_networks(settings.allowed_sources)
         self._endpoints: dict[int, RtpEndpoint] = {}
+        self._by_call: dict[str, RtpEndpoint] = {}
 
     @property
     def public_host(self) -> str:
@@ -218,6 +224,10 @@ class RtpTransport:
 
     def endpoints(self) -> list[RtpEndpoint]:
         return list(self._endpoints.values())
+
+    def endpoint_for(self, call_id: str) -> RtpEndpoint:
+        """The endpoint of a live RTP call (e.g. for its ``sender()``); ``KeyError`` if none."""
+        return self._by_call[call_id]
 
     async def open_call(self, request: Mapping[str, Any]) -> RtpCall:
         """Bind a port and create the call. ``ValueError`` for bad options, ``PortsExhausted``
@@ -245,6 +255,7 @@ class RtpTransport:
             endpoint.close()
             raise
         endpoint.attach(call)
+        self._by_call[call.id] = endpoint
         return RtpCall(call, self.public_host, endpoint.port, endpoint)
 
     async def _bind(self, receiver: RtpReceiver, media_timeout: float) -> RtpEndpoint:
@@ -278,14 +289,19 @@ class RtpTransport:
             await loop.create_datagram_endpoint(
                 lambda: endpoint, local_addr=(self.settings.bind_host, endpoint.port)
             )
-        except OSError:
-            return False
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False  # another process holds this port: try the next one
+            raise
         return True
 
     def _release(self, endpoint: RtpEndpoint) -> None:
         if self._endpoints.get(endpoint.port) is endpoint:
             del self._endpoints[endpoint.port]
             self.pool.release(endpoint.port)
+        call_id = endpoint.call_id
+        if call_id is not None and self._by_call.get(call_id) is endpoint:
+            del self._by_call[call_id]
 
     async def close(self) -> None:
         """Close every endpoint and wait until their ports are free (server shutdown; the

@@ -137,11 +137,14 @@ async def test_media_timeout_closes_the_call_and_frees_the_port(
 async def test_closing_the_call_frees_the_port(transport: RtpTransport) -> None:
     opened = await transport.open_call({})
     assert transport.pool.in_use == 1
+    assert transport.endpoint_for(opened.call.id) is opened.endpoint
     await opened.call.close()
     assert opened.endpoint.closed
     await opened.endpoint.wait_released()
     assert transport.pool.in_use == 0
     assert transport.endpoints() == []
+    with pytest.raises(KeyError):
+        transport.endpoint_for(opened.call.id)
 
 
 async def test_busy_port_is_skipped(transport: RtpTransport) -> None:
@@ -209,6 +212,17 @@ async def test_many_create_close_cycles_with_failures(
         assert transport.pool.in_use == len(live) == len(transport.endpoints())
     for item in live:
         await item.call.close()
+
+
+async def test_unusable_bind_address_is_an_error_not_exhaustion(
+    manager: FakeCallManager,
+) -> None:
+    low, high = port_range(4)
+    settings = RtpSettings(bind_host="192.0.2.1", port_min=low, port_max=high)  # not ours
+    rtp_transport = RtpTransport(settings, manager)
+    with pytest.raises(OSError, match="assign"):
+        await rtp_transport.open_call({})
+    assert rtp_transport.pool.in_use == 0
 
 
 async def test_call_allowlist_narrows_the_server_allowlist(manager: FakeCallManager) -> None:
