@@ -11,20 +11,10 @@ decides without the network.
 from __future__ import annotations
 
 import argparse
-import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-import wave
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import soxr
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import FRAME, RATE, frames, line_noise, median_us, speech
 
 from mediaserver.audio.denoise import Denoiser
 from mediaserver.audio.levels import DcBlocker, GainNormalizer
@@ -32,48 +22,6 @@ from mediaserver.audio.pipeline import Preprocessor
 from mediaserver.audio.resample import Resampler
 from mediaserver.audio.silero import SileroModel
 from mediaserver.audio.vad import Vad, VadBatcher, VadStream
-
-RATE = 16_000
-FRAME = RATE // 50
-
-
-def speech_16k(seconds: float) -> tuple[np.ndarray, str]:
-    n = int(seconds * RATE)
-    if shutil.which("espeak-ng") is None:
-        rng = np.random.default_rng(0)
-        return (rng.standard_normal(n) * 3000).astype(np.int16), "loud noise"
-    text = "Bom dia, eu gostaria de consultar o saldo da minha conta e fazer um pix"
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", "pt-br", "-w", str(path), text], check=True)
-        with wave.open(str(path)) as w:
-            pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-            rate = w.getframerate()
-    voice = soxr.resample(pcm, rate, RATE)
-    return np.resize(voice, n), "espeak-ng pt-BR"
-
-
-def silence_16k(seconds: float) -> np.ndarray:
-    rng = np.random.default_rng(1)
-    return (rng.standard_normal(int(seconds * RATE)) * 32768 * 10 ** (-70 / 20)).astype(np.int16)
-
-
-def frames(pcm: np.ndarray, size: int) -> list[np.ndarray]:
-    return [pcm[i : i + size] for i in range(0, len(pcm) - size + 1, size)]
-
-
-def median_us(run: Callable[[], int], repeats: int) -> float:
-    """`run` processes some frames and returns how many; result: median µs per frame.
-
-    CPU time of this process, not wall time: the figures then hold on a shared, busy machine
-    (onnxruntime runs single-threaded in the calling thread, so nothing is hidden).
-    """
-    results = []
-    for _ in range(repeats):
-        start = time.process_time()
-        count = run()
-        results.append((time.process_time() - start) / count * 1e6)
-    return statistics.median(results)
 
 
 def bench_stages(seconds: float, repeats: int, speech: np.ndarray) -> None:
@@ -186,14 +134,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="audio per repeat")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    speech, source = speech_16k(args.seconds)
+    speech_pcm, source = speech(args.seconds)
     print(f"speech: {source}; {args.seconds} s per repeat, median of {args.repeats}")
-    bench_stages(args.seconds, args.repeats, speech)
+    bench_stages(args.seconds, args.repeats, speech_pcm)
     model = SileroModel()
     bench_vad(
-        args.seconds, args.repeats, model, {"speech": speech, "silence": silence_16k(args.seconds)}
+        args.seconds,
+        args.repeats,
+        model,
+        {"speech": speech_pcm, "silence": line_noise(args.seconds)},
     )
-    bench_chain(args.seconds, args.repeats, model, speech)
+    bench_chain(args.seconds, args.repeats, model, speech_pcm)
 
 
 if __name__ == "__main__":

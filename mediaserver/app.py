@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from mediaserver import __version__
 from mediaserver.api import errors, health
+from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
 from mediaserver.observability import Metrics
+from mediaserver.transports.calls import Call
 
 log = structlog.get_logger("mediaserver.app")
 
@@ -24,6 +27,8 @@ class Runtime:
     settings: Settings
     metrics: Metrics
     draining: bool = False
+    # The live calls, for the SIGTERM drain; the call core points this at CallManager.calls.
+    active_calls: Callable[[], Sequence[Call]] = list
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -42,6 +47,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         routes=[*health.routes],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
+        middleware=[Middleware(ApiKeyMiddleware, keys=settings.server.api_keys)],
     )
     app.state.runtime = runtime
     return app

@@ -12,7 +12,11 @@ from mediaserver.config import ConfigError, load_settings
 from mediaserver.observability import configure_logging
 
 # Each module defines `register(subparsers)`, which adds its verbs and sets `func(args, settings)`.
-COMMAND_MODULES = ("mediaserver.commands.serve", "mediaserver.commands.models")
+COMMAND_MODULES = (
+    "mediaserver.commands.serve",
+    "mediaserver.commands.models",
+    "mediaserver.commands.postprocess",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,8 @@ class ServerSettings:
     api_keys: tuple[str, ...] = ()
     # How long active calls may run on after SIGTERM before they are closed.
     drain_timeout_s: float = 30.0
+    # After SIGTERM, keep serving (with /ready 503) at least this long so load balancers notice.
+    drain_grace_s: float = 0.0
     max_upload_bytes: int = 25 * 1024 * 1024
     max_audio_duration_s: float = 4 * 3600.0
 
@@ -300,6 +302,12 @@ def _validate(s: Settings) -> None:
     checks: list[tuple[bool, str]] = [
         (0 < s.server.port < 65536, "server.port must be 1..65535"),
         (s.server.max_upload_bytes > 0, "server.max_upload_bytes must be positive"),
+        (s.server.drain_timeout_s >= 0, "server.drain_timeout_s must be >= 0"),
+        (s.server.drain_grace_s >= 0, "server.drain_grace_s must be >= 0"),
+        (
+            all(key and key == key.strip() for key in s.server.api_keys),
+            "server.api_keys entries must be non-empty, without surrounding spaces",
+        ),
         (s.models.auto_unload_s >= 0, "models.auto_unload_s must be >= 0 (0 = never)"),
         (
             1024 <= s.rtp.port_min <= s.rtp.port_max < 65536,

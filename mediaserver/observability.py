@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from mediaserver.config import LoggingSettings
 
@@ -86,5 +86,24 @@ class Metrics:
             f"{p}_postprocess_seconds",
             "Post-processing time per final segment",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=r,
+        )
+        self.worker_restarts = Counter(
+            f"{p}_worker_restarts_total",
+            "Engine worker restarts after a crash or an unresponsive/oversized worker was killed",
+            ["model"],
+            registry=r,
+        )
+        self.scheduler_queue_wait = Histogram(
+            f"{p}_scheduler_queue_wait_seconds",
+            "Time a request waited for a worker slot",
+            ["priority"],
+            buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.scheduler_queue_depth = Gauge(
+            f"{p}_scheduler_queue_depth",
+            "Requests waiting for a worker slot",
+            ["model", "priority"],
             registry=r,
         )

@@ -8,7 +8,7 @@ import ipaddress
 import sys
 from typing import Any
 
-from mediaserver.config import Settings
+from mediaserver.config import ServerSettings, Settings
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +32,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bind_refusal(server: ServerSettings) -> str | None:
+    """Why the server must not listen as configured, or None: an open server needs keys."""
+    if server.api_keys or server.insecure or is_loopback(server.host):
+        return None
+    return (
+        f"refusing to listen on {server.host} without API keys; set MEDIASERVER_API_KEYS "
+        "or pass --insecure"
+    )
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     server = settings.server
     server = dataclasses.replace(
@@ -41,17 +51,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         insecure=server.insecure or args.insecure,
     )
     settings = dataclasses.replace(settings, server=server)
-    if not server.api_keys and not server.insecure and not is_loopback(server.host):
-        print(
-            f"mediaserver: refusing to listen on {server.host} without API keys; set "
-            "MEDIASERVER_API_KEYS or pass --insecure",
-            file=sys.stderr,
-        )
+    refusal = bind_refusal(server)
+    if refusal is not None:
+        print(f"mediaserver: {refusal}", file=sys.stderr)
         return 2
 
     import uvicorn
 
+    from mediaserver.api.auth import install_log_filters
     from mediaserver.app import create_app
+    from mediaserver.commands.draining_server import DrainingServer
+    from mediaserver.drain import Drainer
 
     try:
         import uvloop
@@ -60,13 +70,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         del uvloop
         loop = "uvloop"
-    uvicorn.run(
-        create_app(settings),
+    install_log_filters()
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=server.host,
         port=server.port,
         loop=loop,
         log_config=None,
         access_log=False,
         ws_max_size=settings.websocket.max_message_bytes,
+        # Calls were drained before uvicorn shuts down; what is left gets this long.
+        timeout_graceful_shutdown=5,
     )
-    return 0
+    runtime = app.state.runtime
+    drainer = Drainer(
+        runtime,
+        # Looked up at drain time: the call core installs its manager during start-up.
+        lambda: runtime.active_calls(),
+        timeout_s=server.drain_timeout_s,
+        grace_s=server.drain_grace_s,
+    )
+    uv_server = DrainingServer(config, drainer)
+    uv_server.run()
+    if uv_server.forced:
+        return 1
+    return 0 if uv_server.started else 1

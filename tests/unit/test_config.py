@@ -92,3 +92,19 @@ def test_bad_file(tmp_path: Path) -> None:
 
 def test_auto_unload_short_env() -> None:
     assert load_settings(environ={"MEDIASERVER_AUTO_UNLOAD": "0"}).models.auto_unload_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('api_keys = [""]', "server.api_keys"),
+        ('api_keys = [" padded "]', "server.api_keys"),
+        ("drain_timeout_s = -1", "server.drain_timeout_s"),
+        ("drain_grace_s = -0.5", "server.drain_grace_s"),
+    ],
+)
+def test_bad_server_security_settings(tmp_path: Path, toml: str, message: str) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text(f"[server]\n{toml}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(conf, environ={})

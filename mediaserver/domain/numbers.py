@@ -1,0 +1,183 @@
+"""Spoken and written numbers found in a token list.
+
+`parse_elements` turns tokens into elements: every number becomes one `Num` (a spoken digit,
+a spoken cardinal such as `cento e vinte e três`, or digits already written), every other
+token stays a `Token`. Entity matching and ITN both work on these elements, so a number is
+recognised once, the same way, whichever stages run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mediaserver.domain.lexicon import (
+    CONNECTOR,
+    HUNDREDS,
+    MEIA,
+    SCALES,
+    TEENS,
+    TENS,
+    UNITS,
+    Token,
+)
+
+NumKind = Literal["digit", "cardinal", "written"]
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    kind: NumKind
+    first: int  # index of its first token
+    stop: int  # index after its last token
+    start: int  # character offsets in the input text
+    end: int
+    digits: str  # the digits it stands for (`cento e três` -> "103", `1.500` -> "1500")
+    value: int
+
+
+Element = Num | Token
+
+
+def _below_thousand(words: Sequence[str], i: int) -> tuple[int, int] | None:
+    """Value and end index of a number under 1000 starting at words[i]."""
+    if i >= len(words):
+        return None
+    w = words[i]
+    if w in HUNDREDS:
+        value = HUNDREDS[w]
+        if w != "cem" and _word(words, i + 1) == CONNECTOR:
+            rest = _below_hundred(words, i + 2)
+            if rest is not None and rest[0] > 0:
+                return value + rest[0], rest[1]
+        if w == "cento":  # never a number on its own: `por cento`
+            return None
+        return value, i + 1
+    return _below_hundred(words, i)
+
+
+def _below_hundred(words: Sequence[str], i: int) -> tuple[int, int] | None:
+    w = _word(words, i)
+    if w in TENS:
+        value = TENS[w]
+        unit = _word(words, i + 2)
+        if _word(words, i + 1) == CONNECTOR and UNITS.get(unit, 0) > 0:
+            return value + UNITS[unit], i + 3
+        return value, i + 1
+    if w in TEENS:
+        return TEENS[w], i + 1
+    if w in UNITS:
+        return UNITS[w], i + 1
+    return None
+
+
+def _word(words: Sequence[str], i: int) -> str:
+    return words[i] if i < len(words) else ""
+
+
+def parse_cardinal(words: Sequence[str], i: int) -> tuple[int, int] | None:
+    """The longest cardinal starting at words[i]: (value, index after it), or None.
+
+    `words` are lower-cased words with nothing but spaces between them. Scale words must
+    decrease (`dois milhões trezentos mil e dez`); `e` joins parts only when a number follows it.
+    """
+    total, j, parts, last_scale = 0, i, 0, 10**12
+    while True:
+        k = j + 1 if parts and _word(words, j) == CONNECTOR else j
+        small = _below_thousand(words, k)
+        after = small[1] if small else k
+        scale = SCALES.get(_word(words, after), 0)
+        if scale and scale < last_scale and (small or scale == 1000):
+            multiplier = small[0] if small else 1
+            if multiplier == 0:
+                break
+            total, j, parts, last_scale = total + multiplier * scale, after + 1, parts + 1, scale
+            continue
+        if small and not (parts and small[0] == 0):
+            total, j, parts = total + small[0], after, parts + 1
+        break
+    return (total, j) if parts else None
+
+
+def parse_elements(tokens: Sequence[Token]) -> list[Element]:
+    """Group the tokens into numbers and other tokens (see the module docstring)."""
+    out: list[Element] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.kind == "num":
+            digits = "".join(c for c in tok.text if c.isdigit())
+            out.append(Num("written", i, i + 1, tok.start, tok.end, digits, int(digits)))
+            i += 1
+            continue
+        if tok.kind != "word" or _glued_to_digits(tokens, i):
+            out.append(tok)
+            i += 1
+            continue
+        stop = _word_run_end(tokens, i)
+        words = [t.norm for t in tokens[i:stop]]
+        i = _parse_words(tokens, words, i, out)
+    return out
+
+
+def _word_run_end(tokens: Sequence[Token], i: int) -> int:
+    j = i
+    while j < len(tokens) and tokens[j].kind == "word" and not _glued_to_digits(tokens, j):
+        j += 1
+    return j
+
+
+def _glued_to_digits(tokens: Sequence[Token], i: int) -> bool:
+    """Letters of a code, not number words: touching digits (`01DE`, `00UM00`), or capitals
+    next to written digits (`UM 000 000`, `12.DEZ.345`)."""
+    word = tokens[i]
+    capitals = len(word.text) > 1 and word.text.isupper()
+    for j in (i - 1, i + 1):
+        if not 0 <= j < len(tokens):
+            continue
+        near = tokens[j]
+        if near.kind == "num" and (near.end == word.start or near.start == word.end or capitals):
+            return True
+        k = 2 * j - i  # one separator mark away: `12.DEZ`
+        if capitals and near.kind == "punct" and 0 <= k < len(tokens) and tokens[k].kind == "num":
+            return True
+    return False
+
+
+def _parse_words(tokens: Sequence[Token], words: list[str], base: int, out: list[Element]) -> int:
+    """Parse one run of consecutive words starting at tokens[base]; returns the index after it."""
+    k = 0
+    while k < len(words):
+        w = words[k]
+        parsed = parse_cardinal(words, k)
+        if parsed is not None and parsed[1] - k == 1 and w in UNITS:
+            out.append(_num("digit", tokens, base + k, base + k + 1, str(UNITS[w]), UNITS[w]))
+            k += 1
+        elif parsed is not None:
+            value, stop = parsed
+            out.append(_num("cardinal", tokens, base + k, base + stop, str(value), value))
+            k = stop
+        elif w == MEIA and _next_to_digit_word(words, k):
+            out.append(_num("digit", tokens, base + k, base + k + 1, "6", 6))
+            k += 1
+        else:
+            out.append(tokens[base + k])
+            k += 1
+    return base + len(words)
+
+
+def _next_to_digit_word(words: Sequence[str], k: int) -> bool:
+    neighbours = (words[k - 1] if k else "", _word(words, k + 1))
+    return any(n in UNITS or n == MEIA for n in neighbours)
+
+
+def _num(kind: NumKind, tokens: Sequence[Token], first: int, stop: int, digits: str, v: int) -> Num:
+    return Num(kind, first, stop, tokens[first].start, tokens[stop - 1].end, digits, v)
+
+
+def group_thousands(value: int) -> str:
+    """`25000` -> `25.000`; numbers up to 9999 keep no separator (years read naturally)."""
+    if value < 10000:
+        return str(value)
+    return f"{value:,}".replace(",", ".")

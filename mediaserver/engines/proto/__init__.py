@@ -1,0 +1,1 @@
+"""Generated gRPC/protobuf modules for the worker protocol (scripts/gen_proto.sh)."""
