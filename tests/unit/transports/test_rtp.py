@@ -134,6 +134,19 @@ async def test_media_timeout_closes_the_call_and_frees_the_port(
         again.bind(("127.0.0.1", opened.port))
 
 
+async def test_media_timeout_reports_a_digit_whose_end_never_came(
+    transport: RtpTransport, peer: socket.socket
+) -> None:
+    opened = await transport.open_call({"media_timeout_s": 0.3})
+    audio = [rtp(1 + i, 160 * i, frame(i)) for i in range(3)]
+    await send_paced(peer, opened.port, [*audio, *dtmf_packets(11, 4, 480)[:3]])
+    call = fake(opened)
+    assert call.digits == []
+    await asyncio.wait_for(call.wait_closed(), 2.0)
+    assert call.digits == ["#"]
+    assert call.close_reasons == ["media_timeout"]
+
+
 async def test_closing_the_call_frees_the_port(transport: RtpTransport) -> None:
     opened = await transport.open_call({})
     assert transport.pool.in_use == 1
