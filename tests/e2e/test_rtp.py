@@ -91,6 +91,7 @@ def transitions(log: EventLog) -> list[tuple[str, str]]:
     return [(e["from"], e["to"]) for e in log.of("session.state")]
 
 
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 async def test_ffmpeg_pcmu_speech_events_and_media_timeout(
     server: Server, speech: dict[str, np.ndarray], tmp_path: Path
 ) -> None:
