@@ -137,6 +137,7 @@ class PostprocessSettings:
 class TtsSettings:
     default_voice: str = "pt-br"
     cache_entries: int = 256
+    cache_max_mb: int = 64  # synthesized audio kept for repeated prompts
     warmup_phrases: tuple[str, ...] = ("Olá", "Um momento, por favor")
 
 
@@ -319,6 +320,7 @@ def _validate(s: Settings) -> None:
         (0.5 <= s.session.force_commit_ratio < 1, "session.force_commit_ratio must be in [0.5, 1)"),
         (s.vad.min_speech_ms >= 0 and s.vad.min_silence_ms >= 0, "vad durations must be >= 0"),
         (s.audio.max_gain_db >= 0, "audio.max_gain_db must be >= 0"),
+        (s.tts.cache_entries >= 0 and s.tts.cache_max_mb >= 0, "tts cache sizes must be >= 0"),
     ]
     for ok, message in checks:
         if not ok:

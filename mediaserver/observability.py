@@ -82,6 +82,12 @@ class Metrics:
             "Input frames not fed to VAD/STT while the call speaks",
             registry=r,
         )
+        self.tts_cache_hits = Counter(
+            f"{p}_tts_cache_hits_total", "TTS prompts served from the audio cache", registry=r
+        )
+        self.tts_cache_misses = Counter(
+            f"{p}_tts_cache_misses_total", "TTS prompts synthesized (not in the cache)", registry=r
+        )
         self.postprocess_seconds = Histogram(
             f"{p}_postprocess_seconds",
             "Post-processing time per final segment",
@@ -105,5 +111,20 @@ class Metrics:
             f"{p}_scheduler_queue_depth",
             "Requests waiting for a worker slot",
             ["model", "priority"],
+            registry=r,
+        )
+        self.calls_started = Counter(
+            f"{p}_calls_started_total", "Calls created, by transport", ["transport"], registry=r
+        )
+        self.calls_active = Gauge(f"{p}_calls_active", "Calls not yet closed", registry=r)
+        self.call_events_dropped = Counter(
+            f"{p}_call_events_dropped_total",
+            "Call events a slow subscriber lost (its queue was full)",
+            registry=r,
+        )
+        self.vad_tick_seconds = Histogram(
+            f"{p}_vad_tick_seconds",
+            "One VAD tick: a batched Silero inference for every call fed since the last one",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
             registry=r,
         )

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from mediaserver.config import Settings, load_settings
+
+# CI runs property tests with a fixed seed so that a landing never depends on luck; locally they
+# explore new examples on every run (and keep failures in .hypothesis/ to replay them).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -128,21 +128,35 @@ def _word_run_end(tokens: Sequence[Token], i: int) -> int:
     return j
 
 
+def _touches_digits(tokens: Sequence[Token], i: int) -> bool:
+    word = tokens[i]
+    return any(
+        0 <= j < len(tokens)
+        and tokens[j].kind == "num"
+        and (tokens[j].end == word.start or tokens[j].start == word.end)
+        for j in (i - 1, i + 1)
+    )
+
+
 def _glued_to_digits(tokens: Sequence[Token], i: int) -> bool:
     """Letters of a code, not number words: touching digits (`01DE`, `00UM00`), or capitals
-    next to written digits (`UM 000 000`, `12.DEZ.345`)."""
-    word = tokens[i]
-    capitals = len(word.text) > 1 and word.text.isupper()
-    for j in (i - 1, i + 1):
-        if not 0 <= j < len(tokens):
-            continue
-        near = tokens[j]
-        if near.kind == "num" and (near.end == word.start or near.start == word.end or capitals):
-            return True
-        k = 2 * j - i  # one separator mark away: `12.DEZ`
-        if capitals and near.kind == "punct" and 0 <= k < len(tokens) and tokens[k].kind == "num":
+    inside a run of capitals, digits and marks that holds digits (`UM 000`, `12.DEZ.345`,
+    `00 AAA UMA AAAA 10`)."""
+    if _touches_digits(tokens, i):
+        return True
+    if not _capitals(tokens[i]):
+        return False
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(tokens) and (tokens[j].kind == "punct" or _capitals(tokens[j])):
+            j += step
+        if 0 <= j < len(tokens) and (tokens[j].kind == "num" or _touches_digits(tokens, j)):
             return True
     return False
+
+
+def _capitals(tok: Token) -> bool:
+    return tok.kind == "word" and len(tok.text) > 1 and tok.text.isupper()
 
 
 def _parse_words(tokens: Sequence[Token], words: list[str], base: int, out: list[Element]) -> int:
