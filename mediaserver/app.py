@@ -12,13 +12,14 @@ from starlette.middleware import Middleware
 
 from mediaserver import __version__
 from mediaserver.api import calls as calls_api
-from mediaserver.api import errors, health
+from mediaserver.api import calls_rtp, errors, health
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
 from mediaserver.engines.registry import Registry
 from mediaserver.engines.supervisor import Supervisor, options_from_settings
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager
+from mediaserver.transports.rtp import RtpTransport
 from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
 
 log = structlog.get_logger("mediaserver.app")
@@ -37,6 +38,8 @@ class Runtime:
     supervisor: Supervisor = field(init=False)
     # Every live call of every transport (built in create_app, started in the lifespan).
     calls: CallManager = field(init=False)
+    # UDP ports for POST /v1/calls; None when rtp.enabled is false.
+    rtp: RtpTransport | None = None
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -52,6 +55,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         draining=lambda: runtime.draining,
     )
     runtime.active_calls = runtime.calls.calls
+    if settings.rtp.enabled:
+        runtime.rtp = RtpTransport(settings.rtp, runtime.calls)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,11 +68,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         finally:
             runtime.draining = True
             await runtime.calls.stop()
+            if runtime.rtp is not None:
+                await runtime.rtp.close()
             await runtime.supervisor.close()
             log.info("server.stop")
 
     app = Starlette(
-        routes=[*health.routes, *calls_api.routes],
+        routes=[
+            *health.routes,
+            *calls_api.routes,
+            *calls_rtp.routes,
+        ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
         middleware=[Middleware(ApiKeyMiddleware, keys=settings.server.api_keys)],
