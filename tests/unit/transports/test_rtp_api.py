@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from mediaserver.api import calls_rtp, errors
-from mediaserver.config import RtpSettings
+from mediaserver.app import create_app
+from mediaserver.config import RtpSettings, Settings
 from mediaserver.transports.calls import CallManager, CallRefused
 from mediaserver.transports.rtp import RtpTransport
 from tests.unit.transports.rtp_fakes import FakeCallManager
@@ -96,3 +100,29 @@ async def test_disabled_rtp_is_503() -> None:
         r = await http.post("/v1/calls", json={})
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "rtp_disabled"
+
+
+def test_real_app_creates_and_deletes_an_rtp_call(settings: Settings) -> None:
+    low = random.randrange(31000, 32000)
+    rtp_settings = dataclasses.replace(settings.rtp, port_min=low, port_max=low + 3)
+    app = create_app(dataclasses.replace(settings, rtp=rtp_settings))
+    with TestClient(app) as http:
+        r = http.post("/v1/calls", json={"codec": "PCMU", "vad": {"min_silence_ms": 300}})
+        assert r.status_code == 201, r.text
+        created = r.json()
+        port = created["rtp"]["port"]
+        assert low <= port <= low + 3
+        detail = http.get(f"/v1/calls/{created['id']}").json()
+        assert detail["codec"] == "PCMU"
+        assert detail["stats"]["packets_received"] == 0
+        assert "packets_malformed" in detail["stats"]
+        bad = http.post("/v1/calls", json={"codec": "PCMU", "nonsense": 1})
+        assert bad.status_code == 400
+        assert http.delete(f"/v1/calls/{created['id']}").status_code in (200, 204)
+        rtp = app.state.runtime.rtp
+        assert rtp is not None
+        # The socket closes on the server loop's next iteration (another thread here).
+        deadline = time.monotonic() + 2.0
+        while rtp.pool.in_use and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert rtp.pool.in_use == 0
