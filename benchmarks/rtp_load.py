@@ -214,7 +214,7 @@ class Result:
     kernel_drops: int = 0
     received: int = 0
     sender: dict[str, Any] = field(default_factory=dict)
-    errors: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # error events by code
     client_cpu: float = 0.0  # this process (calls, event subscribers), % of one core
     load: float = 0.0  # the machine's 1-minute load average during the run
 
@@ -310,7 +310,7 @@ async def run_level(
         offset_ms = ((k * 37) % int(loop_ms / 20)) * 20
         for received, item in log:
             if item["type"] == "error":
-                result.errors += 1
+                result.errors[item["code"]] = result.errors.get(item["code"], 0) + 1
             if item["type"] != "vad.speech_end":
                 continue
             start = t0 + (k % GROUPS) * PTIME / GROUPS  # when this call's packet 0 left
@@ -395,7 +395,7 @@ def print_row(r: Result) -> None:
         f"lost {r.lost} / {r.received} (+{r.kernel_drops} kernel)  "
         f"sender late max {r.sender.get('worst_late_ms', 0):.1f} ms, "
         f"CPU {r.sender.get('cpu_percent', 0):.0f}%  client CPU {r.client_cpu:.0f}%  "
-        f"load {r.load:.1f}  errors {r.errors}",
+        f"load {r.load:.1f}  error events {r.errors or 'none'}",
         flush=True,
     )
 
