@@ -56,7 +56,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     )
     runtime.active_calls = runtime.calls.calls
     if settings.rtp.enabled:
-        runtime.rtp = RtpTransport(settings.rtp, runtime.calls)
+        runtime.rtp = RtpTransport(settings.rtp, runtime.calls, runtime.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

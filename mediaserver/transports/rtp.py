@@ -23,6 +23,7 @@ import structlog
 from mediaserver.codecs.jitter import JitterBuffer
 from mediaserver.codecs.rtp import RtpPacket
 from mediaserver.config import RtpSettings
+from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager, Transport, TransportInfo
 from mediaserver.transports.latch import Address, Network, SourceLatch, parse_networks
 from mediaserver.transports.pacer import RtpPacketizer, RtpSender
@@ -35,6 +36,16 @@ log = structlog.get_logger("mediaserver.rtp")
 TICK_S = 0.02
 # Request keys read by the transport (besides the format); not passed on to the call core.
 TRANSPORT_KEYS = (*FORMAT_KEYS, "media_timeout_s", "allowed_sources")
+# Prometheus outcome label -> endpoint stats key, counted when a call's port is released.
+_OUTCOMES = (
+    ("received", "packets_received"),
+    ("lost", "packets_lost"),
+    ("rejected", "packets_rejected"),
+    ("malformed", "packets_malformed"),
+    ("late", "late"),
+    ("duplicate", "duplicate"),
+    ("reordered", "reordered"),
+)
 
 
 class NotLatched(Exception):
@@ -210,9 +221,12 @@ class RtpCall:
 class RtpTransport:
     """Allocates ports and binds one ``RtpEndpoint`` per call."""
 
-    def __init__(self, settings: RtpSettings, calls: CallManager) -> None:
+    def __init__(
+        self, settings: RtpSettings, calls: CallManager, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self.calls = calls
+        self.metrics = metrics
         self.pool = PortPool(settings.port_min, settings.port_max)
         self._networks = parse_networks(settings.allowed_sources)
         self._endpoints: dict[int, RtpEndpoint] = {}
@@ -278,6 +292,8 @@ class RtpTransport:
                 self.pool.release(port)
                 continue
             self._endpoints[port] = endpoint
+            if self.metrics is not None:
+                self.metrics.rtp_ports_in_use.set(self.pool.in_use)
             return endpoint
         raise PortsExhausted(
             f"no free RTP port in {self.settings.port_min}-{self.settings.port_max}"
@@ -299,9 +315,19 @@ class RtpTransport:
         if self._endpoints.get(endpoint.port) is endpoint:
             del self._endpoints[endpoint.port]
             self.pool.release(endpoint.port)
+            if self.metrics is not None:
+                self._count(endpoint.stats(), self.metrics)
         call_id = endpoint.call_id
         if call_id is not None and self._by_call.get(call_id) is endpoint:
             del self._by_call[call_id]
+
+    def _count(self, stats: Mapping[str, int | float], metrics: Metrics) -> None:
+        metrics.rtp_ports_in_use.set(self.pool.in_use)
+        for outcome, key in _OUTCOMES:
+            # packets_lost can go down when a late packet fills its gap; never below zero.
+            value = max(0, stats[key])
+            if value:
+                metrics.rtp_packets.labels(outcome).inc(value)
 
     async def close(self) -> None:
         """Close every endpoint and wait until their ports are free (server shutdown; the

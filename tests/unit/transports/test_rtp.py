@@ -13,6 +13,7 @@ import pytest
 from mediaserver.codecs.g711 import ulaw_decode, ulaw_encode
 from mediaserver.codecs.rtp import RtpPacket
 from mediaserver.config import RtpSettings
+from mediaserver.observability import Metrics
 from mediaserver.transports.ports import PortsExhausted
 from mediaserver.transports.rtp import NotLatched, RtpCall, RtpTransport
 from tests.unit.transports.rtp_fakes import REFUSED, FakeCall, FakeCallManager, dtmf_packets, rtp
@@ -278,3 +279,28 @@ async def test_symmetric_rtp_goes_back_to_the_latched_source(
     assert [p.payload_type for p in received] == [8] * 5
     assert received[0].marker
     assert opened.endpoint.stats()["packets_sent"] == 5
+
+
+async def test_ended_calls_are_counted_in_prometheus(
+    manager: FakeCallManager, peer: socket.socket
+) -> None:
+    low, high = port_range(4)
+    metrics = Metrics()
+    rtp_transport = RtpTransport(RtpSettings(port_min=low, port_max=high), manager, metrics)
+    opened = await rtp_transport.open_call({})
+    assert metrics.registry.get_sample_value("mediaserver_rtp_ports_in_use") == 1
+    packets = [rtp(1 + i, 160 * i, frame(i)) for i in range(6) if i != 4]
+    await send_paced(peer, opened.port, [*packets, b"junk"])
+    await opened.call.close()
+    await opened.endpoint.wait_released()
+
+    def sample(outcome: str) -> float | None:
+        labels = {"outcome": outcome}
+        return metrics.registry.get_sample_value("mediaserver_rtp_packets_total", labels)
+
+    assert sample("received") == 5
+    assert sample("lost") == 1
+    assert sample("malformed") == 1
+    assert sample("rejected") is None  # never incremented
+    assert metrics.registry.get_sample_value("mediaserver_rtp_ports_in_use") == 0
+    await rtp_transport.close()
