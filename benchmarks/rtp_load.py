@@ -244,29 +244,22 @@ async def watch(url: str, out: list[tuple[float, dict[str, Any]]], ready: asynci
                 return
 
 
-async def run_level(
-    n: int,
-    seconds: float,
-    base: str,
-    ws_base: str,
-    audio_file: Path,
-    pid: int,
-    speech_ends: list[float],
-    loop_ms: float,
-) -> Result:
+@dataclass
+class Audio:
+    """The looped call audio as the sender plays it."""
+
+    file: Path
+    speech_ends: list[float]  # ms into the loop
+    loop_ms: float
+
+
+async def run_level(n: int, seconds: float, base: str, audio: Audio, pid: int) -> Result:
     result = Result(n)
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        ids, ports = [], []
-        for _ in range(n):
-            r = await http.post(
-                "/v1/calls",
-                json={"codec": "PCMU", "language": "pt", "vad": VAD_OPTIONS},
-            )
-            r.raise_for_status()
-            ids.append(r.json()["id"])
-            ports.append(r.json()["rtp"]["port"])
+        ids, ports = await _open_calls(http, n)
         logs: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in ids]
         readies = [asyncio.Event() for _ in ids]
+        ws_base = base.replace("http://", "ws://")
         watchers = [
             asyncio.create_task(watch(f"{ws_base}/v1/calls/{i}/events", logs[k], readies[k]))
             for k, i in enumerate(ids)
@@ -274,31 +267,13 @@ async def run_level(
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
         t0 = time.monotonic() + 1.0
         sender = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            "--sender",
-            "--audio",
-            str(audio_file),
-            "--ports",
-            ",".join(map(str, ports)),
-            "--seconds",
-            str(seconds),
-            "--t0",
-            str(t0),
+            *(sys.executable, __file__, "--sender", "--audio", str(audio.file)),
+            *("--ports", ",".join(map(str, ports)), "--seconds", str(seconds), "--t0", str(t0)),
             stdout=asyncio.subprocess.PIPE,
         )
-        # Steady window: skip the first 3 s (latching, first speech), stop before the end.
-        await asyncio.sleep(max(0.0, t0 - time.monotonic()) + 3.0)
-        cpu0, w0, drops0 = cpu_seconds(pid), time.monotonic(), udp_rcvbuf_errors()
-        load0, own0 = os.getloadavg()[0], time.process_time()
-        await asyncio.sleep(seconds - 4.0)
-        cpu1, w1 = cpu_seconds(pid), time.monotonic()
-        result.client_cpu = (time.process_time() - own0) / (w1 - w0) * 100
-        result.load = max(load0, os.getloadavg()[0])
+        await _measure(result, seconds, t0, pid)
         stdout, _ = await sender.communicate()
         result.sender = json.loads(stdout)
-        result.kernel_drops = udp_rcvbuf_errors() - drops0
-        result.cpu_total = (cpu1 - cpu0) / (w1 - w0) * 100
         for call_id in ids:
             stats = (await http.get(f"/v1/calls/{call_id}")).json()["stats"]
             result.lost += int(stats["packets_lost"])
@@ -307,20 +282,54 @@ async def run_level(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*watchers, return_exceptions=True), 30)
     for k, log in enumerate(logs):
-        offset_ms = ((k * 37) % int(loop_ms / 20)) * 20
-        for received, item in log:
-            if item["type"] == "error":
-                result.errors[item["code"]] = result.errors.get(item["code"], 0) + 1
-            if item["type"] != "vad.speech_end":
-                continue
-            start = t0 + (k % GROUPS) * PTIME / GROUPS  # when this call's packet 0 left
-            lag = _lag_ms(item["audio_ms"], received, start, offset_ms, speech_ends, loop_ms)
-            if lag is not None:
-                result.lags_ms.append(lag)
-            # Against the VAD's own verdict: its silence began at audio_ms - speech_pad_ms.
-            decided = item["audio_ms"] - SPEECH_PAD_MS + MIN_SILENCE_MS
-            result.decision_ms.append((received - start - decided / 1000) * 1000)
+        _collect(result, log, k, t0, audio)
     return result
+
+
+async def _open_calls(http: httpx.AsyncClient, n: int) -> tuple[list[str], list[int]]:
+    ids, ports = [], []
+    for _ in range(n):
+        body = {"codec": "PCMU", "language": "pt", "vad": VAD_OPTIONS}
+        r = await http.post("/v1/calls", json=body)
+        r.raise_for_status()
+        ids.append(r.json()["id"])
+        ports.append(r.json()["rtp"]["port"])
+    return ids, ports
+
+
+async def _measure(result: Result, seconds: float, t0: float, pid: int) -> None:
+    """CPU, load and kernel drops over the steady window: from 3 s after the start (latching,
+    first speech) to 1 s before the end."""
+    await asyncio.sleep(max(0.0, t0 - time.monotonic()) + 3.0)
+    cpu0, w0, drops0 = cpu_seconds(pid), time.monotonic(), udp_rcvbuf_errors()
+    load0, own0 = os.getloadavg()[0], time.process_time()
+    await asyncio.sleep(seconds - 4.0)
+    cpu1, w1 = cpu_seconds(pid), time.monotonic()
+    result.cpu_total = (cpu1 - cpu0) / (w1 - w0) * 100
+    result.client_cpu = (time.process_time() - own0) / (w1 - w0) * 100
+    result.load = max(load0, os.getloadavg()[0])
+    result.kernel_drops = udp_rcvbuf_errors() - drops0
+
+
+def _collect(
+    result: Result, log: list[tuple[float, dict[str, Any]]], k: int, t0: float, audio: Audio
+) -> None:
+    """Error codes and speech_end lags from call number ``k``'s events."""
+    offset_ms = ((k * 37) % int(audio.loop_ms / 20)) * 20
+    start = t0 + (k % GROUPS) * PTIME / GROUPS  # when this call's packet 0 left
+    for received, item in log:
+        if item["type"] == "error":
+            result.errors[item["code"]] = result.errors.get(item["code"], 0) + 1
+        if item["type"] != "vad.speech_end":
+            continue
+        lag = _lag_ms(
+            item["audio_ms"], received, start, offset_ms, audio.speech_ends, audio.loop_ms
+        )
+        if lag is not None:
+            result.lags_ms.append(lag)
+        # Against the VAD's own verdict: its silence began at audio_ms - speech_pad_ms.
+        decided = item["audio_ms"] - SPEECH_PAD_MS + MIN_SILENCE_MS
+        result.decision_ms.append((received - start - decided / 1000) * 1000)
 
 
 def _lag_ms(
@@ -360,27 +369,16 @@ def main() -> None:
     levels = [int(n) for n in args.calls.split(",")]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        audio, ends = speech_loop(tmp)
-        audio_file = tmp / "loop.npy"
-        np.save(audio_file, audio)
-        loop_ms = len(audio) * 1000 / RATE
+        samples, ends = speech_loop(tmp)
+        np.save(tmp / "loop.npy", samples)
+        audio = Audio(tmp / "loop.npy", ends, len(samples) * 1000 / RATE)
         http_port = free_port()
         base = random.randrange(40000, 60000 - max(levels) - 10)
         results = []
         with server_process(tmp, http_port, (base, base + max(levels) + 9)) as proc:
             for n in levels:
-                result = asyncio.run(
-                    run_level(
-                        n,
-                        args.seconds,
-                        f"http://127.0.0.1:{http_port}",
-                        f"ws://127.0.0.1:{http_port}",
-                        audio_file,
-                        proc.pid,
-                        ends,
-                        loop_ms,
-                    )
-                )
+                url = f"http://127.0.0.1:{http_port}"
+                result = asyncio.run(run_level(n, args.seconds, url, audio, proc.pid))
                 results.append(result)
                 print_row(result)
                 time.sleep(2.0)
