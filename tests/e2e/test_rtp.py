@@ -15,6 +15,7 @@ import asyncio
 import shutil
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,18 +145,21 @@ async def test_ffmpeg_pcmu_speech_events_and_media_timeout(
         again.bind(("127.0.0.1", created["rtp"]["port"]))
 
 
-async def test_scripted_sender_impairments_are_counted_and_harmless(
-    server: Server, speech: dict[str, np.ndarray]
-) -> None:
-    timeline = Timeline()
-    timeline.add(silence(0.8))
-    timeline.add(speech["a"], is_speech=True)
-    timeline.add(silence(1.6))
-    timeline.add(speech["b"], is_speech=True)
-    timeline.add(silence(1.4))
-    pcm = timeline.pcm()
+@dataclass
+class Script:
+    """What the scripted sender sends in each 20 ms slot, and the impairments it contains."""
+
+    slots: list[list[bytes]]
+    lost: set[int]
+    duplicated: set[int]
+    swapped: list[int]
+    junk: list[int]
+    rejected_tail: int  # packets with a new SSRC after the audio
+
+
+def impaired(timeline: Timeline) -> Script:
     ssrc, seq0, ts0 = 0x5EED1234, 65000, 2**32 - 20000  # both wrap during the call
-    audio = g711_packets(pcm, ssrc=ssrc, sequence=seq0, timestamp=ts0)
+    audio = g711_packets(timeline.pcm(), ssrc=ssrc, sequence=seq0, timestamp=ts0)
     count = len(audio)
     lost = {30, 31, 140, count - 20}
     duplicated = {50, 51, 160}
@@ -177,29 +181,43 @@ async def test_scripted_sender_impairments_are_counted_and_harmless(
     # After the audio: 1 s of the same source with a new SSRC (rejected, never played).
     tail = g711_packets(silence(1.0), ssrc=ssrc + 1, sequence=seq0 + count, timestamp=0)
     slots.extend([p] for p in tail)
+    return Script(slots, lost, duplicated, swapped, junk, len(tail))
 
+
+async def test_scripted_sender_impairments_are_counted_and_harmless(
+    server: Server, speech: dict[str, np.ndarray]
+) -> None:
+    timeline = Timeline()
+    timeline.add(silence(0.8))
+    timeline.add(speech["a"], is_speech=True)
+    timeline.add(silence(1.6))
+    timeline.add(speech["b"], is_speech=True)
+    timeline.add(silence(1.4))
+    script = impaired(timeline)
+    # An intruder streams speech (in sequence, its own SSRC) from the 6th slot on: had it
+    # reached the VAD, speech would start in the silences.
+    chatter = g711_packets(np.tile(speech["b"], 6), ssrc=0xBAD, sequence=7, timestamp=0)
     with (
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as intruder,
     ):
         peer.bind(("127.0.0.1", 0))
         intruder.bind(("127.0.0.1", 0))
-        loud = g711_packets(tones(0.4), ssrc=ssrc, sequence=seq0 + 10, timestamp=ts0)
-        extra = {i: [(intruder, loud[k % len(loud)])] for k, i in enumerate(range(20, count, 25))}
+        extra = {i: [(intruder, chatter[i % len(chatter)])] for i in range(5, len(script.slots))}
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             created = await create_call(http, codec="PCMU", media_timeout_s=1.5)
             log, task = await subscribe(server, created)
-            await send_paced(peer, created["rtp"]["port"], slots, extra)
+            await send_paced(peer, created["rtp"]["port"], script.slots, extra)
             detail = (await http.get(f"/v1/calls/{created['id']}")).json()
             await asyncio.wait_for(log.closed.wait(), 15)
             await task
 
     stats = detail["stats"]
-    assert stats["packets_lost"] == len(lost)
-    assert stats["duplicate"] == len(duplicated)
-    assert stats["reordered"] == len(swapped)
-    assert stats["packets_malformed"] == len(junk)
-    assert stats["packets_rejected"] == len(extra) + len(tail)
+    assert stats["packets_lost"] == len(script.lost)
+    assert stats["duplicate"] == len(script.duplicated)
+    assert stats["reordered"] == len(script.swapped)
+    assert stats["packets_malformed"] == len(script.junk)
+    assert stats["packets_rejected"] == len(extra) + script.rejected_tail
     check_speech(log, timeline.speech)
     assert [e["digit"] for e in log.of("dtmf")] == ["5"]
     assert log.events[-1]["type"] == "session.closed"
