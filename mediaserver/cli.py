@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "mediaserver.commands.serve",
     "mediaserver.commands.models",
     "mediaserver.commands.postprocess",
+    "mediaserver.commands.transcribe",
 )
 
 

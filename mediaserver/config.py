@@ -41,6 +41,7 @@ class ServerSettings:
     drain_grace_s: float = 0.0
     max_upload_bytes: int = 25 * 1024 * 1024
     max_audio_duration_s: float = 4 * 3600.0
+    max_decode_s: float = 600.0  # wall-clock budget for decoding one uploaded file
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class PostprocessSettings:
     entities: bool = True
     redact: bool = False
     hot_words: tuple[str, ...] = ()
+    nemo: bool = True  # NeMo for spoken cardinals; false: the built-in rules only
 
 
 @dataclass(frozen=True, slots=True)

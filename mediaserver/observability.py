@@ -138,3 +138,25 @@ class Metrics:
         self.rtp_ports_in_use = Gauge(
             f"{p}_rtp_ports_in_use", "UDP ports held by RTP calls", registry=r
         )
+        self.api_errors = Counter(
+            f"{p}_api_errors_total", "API error responses, by error code", ["code"], registry=r
+        )
+        self.transcription_requests = Counter(
+            f"{p}_transcription_requests_total",
+            "Batch transcriptions and translations (REST), by task and outcome",
+            ["task", "outcome"],
+            registry=r,
+        )
+        self.transcription_audio_seconds = Counter(
+            f"{p}_transcription_audio_seconds_total",
+            "Seconds of audio transcribed in batch",
+            ["model"],
+            registry=r,
+        )
+        self.transcription_rtf = Histogram(
+            f"{p}_transcription_real_time_factor",
+            "Batch transcription time divided by audio duration (decode to response)",
+            ["model"],
+            buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5),
+            registry=r,
+        )

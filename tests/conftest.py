@@ -19,4 +19,10 @@ if os.environ.get("CI"):
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={"MEDIASERVER_MODELS_DIR": str(tmp_path / "models")})
+    return load_settings(
+        environ={
+            "MEDIASERVER_MODELS_DIR": str(tmp_path / "models"),
+            # Building NeMo's grammars takes seconds per fresh models directory.
+            "MEDIASERVER_POSTPROCESS__NEMO": "false",
+        }
+    )

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.engines.base import (
     Architecture,
     Audio,
@@ -39,6 +40,7 @@ from mediaserver.engines.base import (
     Transcript,
     Word,
 )
+from mediaserver.engines.tts.base import Voice
 
 RATE = 16000
 DEFAULT_WORDS = [[0.5, "um"], [1.0, "dois"], [1.5, "três"], [2.0, "quatro"]]
@@ -143,16 +145,21 @@ class FakeEngine:
 class FakeTts:
     """A TTS engine for the worker plumbing: a 440 Hz tone, one 100 ms chunk per word."""
 
-    rate = 24000
+    name = "fake-tts"
+    sample_rate = 24000
+    default_voice = "tone"
 
     def load(self, model: ModelInfo) -> None:
         self.model = model
 
-    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[tuple[bytes, int]]:
-        n = int(self.rate * 0.1 / speed)
-        tone = (np.sin(2 * np.pi * 440 * np.arange(n) / self.rate) * 8000).astype("<i2")
+    def voices(self) -> list[Voice]:
+        return [Voice(id="tone", language="und", gender="female", engine=self.name)]
+
+    def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Iterator[Pcm16]:
+        n = int(self.sample_rate * 0.1 / speed)
+        tone = (np.sin(2 * np.pi * 440 * np.arange(n) / self.sample_rate) * 8000).astype(np.int16)
         for _ in text.split():
-            yield tone.tobytes(), self.rate
+            yield tone
 
     def unload(self) -> None:
         pass

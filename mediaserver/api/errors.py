@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from mediaserver.audio.decode import AudioDecodeError
+from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
+from mediaserver.engines.errors import (
+    EngineError,
+    EngineFailure,
+    EngineRequestError,
+    QueueFullError,
+    WorkerUnavailable,
+)
+from mediaserver.engines.service import ModelTypeError
 
 
 class ApiError(Exception):
@@ -45,7 +57,54 @@ class ApiError(Exception):
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.metrics.api_errors.labels(exc.code).inc()
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+def _retry_after(seconds: float | None) -> dict[str, str] | None:
+    if seconds is None:
+        return None
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def engine_error(exc: EngineError) -> ApiError:
+    """Engine runtime errors: whose fault (4xx vs 5xx) and whether to retry (Retry-After)."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, QueueFullError):
+        return ApiError(503, "queue_full", message, headers=_retry_after(exc.retry_after_s))
+    if isinstance(exc, WorkerUnavailable):
+        headers = _retry_after(exc.retry_after_s)
+        return ApiError(503, "engine_unavailable", message, headers=headers)
+    if isinstance(exc, EngineRequestError):
+        return ApiError(400, "invalid_request", message)
+    if isinstance(exc, EngineFailure):
+        return ApiError(500, "engine_failure", message)
+    # WorkerCrashed (already retried once by the supervisor), ShuttingDown, timeouts: retryable.
+    return ApiError(503, "engine_unavailable", message, headers=_retry_after(1.0))
+
+
+def model_error(exc: Exception) -> ApiError:
+    if isinstance(exc, ModelNotFoundError):
+        return ApiError(404, "model_not_found", str(exc), param="model")
+    if isinstance(exc, ModelTypeError):
+        return ApiError(400, "wrong_model_type", str(exc), param="model")
+    return ApiError(500, "model_broken", str(exc), param="model")
+
+
+async def engine_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, EngineError)
+    return await api_error_handler(request, engine_error(exc))
+
+
+async def model_error_handler(request: Request, exc: Exception) -> Response:
+    return await api_error_handler(request, model_error(exc))
+
+
+async def decode_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AudioDecodeError)
+    return await api_error_handler(request, ApiError(400, "invalid_audio", str(exc), param="file"))
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
@@ -55,4 +114,12 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     return await api_error_handler(request, err)
 
 
-EXCEPTION_HANDLERS = {ApiError: api_error_handler, HTTPException: http_exception_handler}
+EXCEPTION_HANDLERS = {
+    ApiError: api_error_handler,
+    HTTPException: http_exception_handler,
+    EngineError: engine_error_handler,
+    ModelNotFoundError: model_error_handler,
+    ModelLoadError: model_error_handler,
+    ModelTypeError: model_error_handler,
+    AudioDecodeError: decode_error_handler,
+}

@@ -15,6 +15,8 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("serve", help="run the server")
     p.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP port (default from config: 8000)")
+    # Also accepted before the verb; SUPPRESS keeps the global value when not given here.
+    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML settings file")
     p.add_argument(
         "--insecure",
         action="store_true",

@@ -13,17 +13,19 @@ import functools
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import grpc
+import numpy as np
 
 from mediaserver.engines import convert
 from mediaserver.engines.base import Audio, ModelInfo, SttEngine, SttStream, TranscribeOptions
 from mediaserver.engines.proto import engine_pb2 as pb
 from mediaserver.engines.proto import engine_pb2_grpc as pb_grpc
+from mediaserver.engines.tts.base import TtsEngine
 
 T = TypeVar("T")
 PROGRESS_INTERVAL_S = 0.1  # at most ten progress messages a second per request
@@ -31,20 +33,6 @@ PROGRESS_INTERVAL_S = 0.1  # at most ten progress messages a second per request
 
 class RequestCancelled(Exception):
     """Raised inside the engine thread (from the progress callback) to abandon a request."""
-
-
-class TtsEngine(Protocol):
-    """What the worker needs from a TTS engine (the TTS engines conform to this)."""
-
-    def load(self, model: ModelInfo) -> None: ...
-
-    def synthesize(self, text: str, voice: str, speed: float) -> Iterator[tuple[bytes, int]]:
-        """Yield (PCM16 little-endian mono bytes, sample rate) chunks as they are produced."""
-        ...
-
-    def unload(self) -> None: ...
-
-    def health(self) -> Mapping[str, Any]: ...
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -288,8 +276,9 @@ class TtsServicer(pb_grpc.TtsWorkerServicer):  # type: ignore[misc]  # generated
                     if chunk is None:
                         yield pb.SynthesizeChunk(is_last=True)
                         return
-                    pcm, rate = chunk
-                    duration = len(pcm) / 2 / rate
+                    pcm = np.asarray(chunk, dtype="<i2").tobytes()
+                    rate = self.engine.sample_rate
+                    duration = len(chunk) / rate
                     yield pb.SynthesizeChunk(pcm16=pcm, sample_rate=rate, duration_s=duration)
                 raise RequestCancelled
             except Exception as exc:

@@ -1,0 +1,81 @@
+"""GET /v1/models: installed models, OpenAI-style, with the engine's view of each.
+
+`?loaded=true` lists only the models that have a worker now (what `mediaserver ps` shows),
+with the worker's state, pid, restarts and load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mediaserver.api.errors import ApiError
+from mediaserver.engines.registry import InstalledModel
+from mediaserver.engines.spec import WorkerStatus
+
+_TRUE = ("1", "true", "yes")
+_FALSE = ("", "0", "false", "no")
+
+
+def _created(model: InstalledModel) -> int:
+    at = model.manifest.installed_at
+    return int(at.timestamp()) if at is not None else 0
+
+
+def installed_entry(model: InstalledModel, worker: WorkerStatus | None) -> dict[str, Any]:
+    m = model.manifest
+    return {
+        "id": m.name,
+        "object": "model",
+        "created": _created(model),
+        "owned_by": "mediaserver",
+        "engine": m.engine,
+        "type": m.type,
+        "status": worker.state if worker is not None else "installed",
+        "languages": list(m.languages),
+    }
+
+
+def loaded_entry(worker: WorkerStatus, model_type: str) -> dict[str, Any]:
+    return {
+        "id": worker.model,
+        "object": "model",
+        "engine": worker.engine,
+        "type": model_type,
+        "status": worker.state,
+        "pid": worker.pid,
+        "restarts": worker.restarts,
+        "in_flight": worker.in_flight,
+        "queued": worker.queued,
+        "rss_bytes": worker.rss_bytes,
+        "loaded_since": worker.loaded_since,
+        "last_error": worker.last_error,
+    }
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "").lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ApiError(400, "invalid_parameter", f"{name} must be true or false", param=name)
+
+
+async def list_models(request: Request) -> Response:
+    runtime = request.app.state.runtime
+    loaded_only = _flag(request, "loaded")
+    workers = {w.model: w for w in runtime.supervisor.workers()}
+    if loaded_only:
+        data = [loaded_entry(w, w.kind) for w in workers.values()]
+    else:
+        installed = await asyncio.to_thread(runtime.registry.installed)
+        data = [installed_entry(m, workers.get(m.name)) for m in installed]
+    return JSONResponse({"object": "list", "data": data})
+
+
+routes = [Route("/v1/models", list_models, methods=["GET"])]

@@ -1,0 +1,67 @@
+"""The engine supervisor as the server and the CLI build it: model names resolved through the
+installed models' manifests.
+
+    registry = Registry.from_settings(settings)
+    async with build_supervisor(settings, registry, metrics) as engines:
+        await engines.transcribe_file("faster-whisper-small", audio, options)
+
+A model that is not installed raises `ModelNotFoundError`, whose message names
+`mediaserver pull NAME`; the API turns it into a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mediaserver.config import Settings
+from mediaserver.engines.registry import InstalledModel, Registry
+from mediaserver.engines.spec import WorkerSpec
+from mediaserver.engines.supervisor import Resolve, Supervisor, options_from_settings
+from mediaserver.observability import Metrics
+
+
+class ModelTypeError(ValueError):
+    """A model of the wrong kind was asked for (a TTS model for a transcription)."""
+
+
+def worker_spec(model: InstalledModel) -> WorkerSpec:
+    """What to run for an installed model (builtin engines have no directory)."""
+    manifest = model.manifest
+    info = model.model_info()
+    return WorkerSpec(
+        model=manifest.name,
+        engine=manifest.engine,
+        model_dir=info.path,
+        kind=manifest.type,
+        config=dict(manifest.config),
+        threads=manifest.resources.threads,
+    )
+
+
+def registry_resolver(registry: Registry) -> Resolve:
+    """model name -> WorkerSpec, read from the manifest each time (a re-pulled model is seen)."""
+
+    def resolve(name: str) -> WorkerSpec:
+        return worker_spec(registry.get(name))
+
+    return resolve
+
+
+def stt_model(registry: Registry, name: str) -> InstalledModel:
+    """The installed speech-to-text model `name` (ModelNotFoundError, ModelTypeError if not)."""
+    model = registry.get(name)
+    if model.manifest.type != "stt":
+        raise ModelTypeError(f"model {name!r} is a {model.manifest.type} model, not speech-to-text")
+    return model
+
+
+def build_supervisor(
+    settings: Settings,
+    registry: Registry,
+    metrics: Metrics | None = None,
+    **options: Any,
+) -> Supervisor:
+    """A supervisor over the installed models; `options` override SupervisorOptions fields."""
+    return Supervisor(
+        registry_resolver(registry), options_from_settings(settings, **options), metrics
+    )
