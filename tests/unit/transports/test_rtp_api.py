@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from mediaserver.api import calls_rtp, errors
 from mediaserver.app import create_app
 from mediaserver.config import RtpSettings, Settings
+from mediaserver.observability import Metrics
 from mediaserver.transports.calls import CallManager, CallRefused
 from mediaserver.transports.rtp import RtpTransport
 from tests.unit.transports.rtp_fakes import FakeCallManager
@@ -40,7 +41,7 @@ async def rtp(manager: FakeCallManager) -> AsyncIterator[RtpTransport]:
 
 def client(rtp: RtpTransport | None) -> httpx.AsyncClient:
     app = Starlette(routes=calls_rtp.routes, exception_handlers=errors.EXCEPTION_HANDLERS)
-    app.state.runtime = SimpleNamespace(rtp=rtp)
+    app.state.runtime = SimpleNamespace(rtp=rtp, metrics=Metrics())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
