@@ -57,6 +57,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._closing: asyncio.Task[None] | None = None
         self._closed = False
         self._released = asyncio.Event()
+        self._timeout_suspected = False
 
     # -- asyncio.DatagramProtocol ------------------------------------------------------------
 
@@ -143,8 +144,14 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             call.feed(pcm, self.receiver.format.sample_rate)
         last = self.receiver.last_packet_at or self._attached_at
         if now - last >= self.media_timeout_s:
-            self._media_timeout(call)
-            return
+            # Confirmed one tick later: after a stall of the event loop, timers run before
+            # the sockets are read, so datagrams already waiting must get their chance.
+            if self._timeout_suspected:
+                self._media_timeout(call)
+                return
+            self._timeout_suspected = True
+        else:
+            self._timeout_suspected = False
         # Next deadline on the 20 ms grid; ticks missed while the loop was busy are skipped,
         # the jitter buffer hands out everything due at the next one.
         self._next_tick += TICK_S

@@ -122,6 +122,7 @@ async def test_ffmpeg_pcmu_speech_events_and_media_timeout(
         await asyncio.wait_for(log.closed.wait(), 15)
         await task
 
+    assert "stats" in detail, (detail, log.events)
     stats = detail["stats"]
     assert detail["codec"] == "PCMU"
     assert stats["packets_received"] == packets

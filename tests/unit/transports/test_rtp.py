@@ -7,9 +7,11 @@ import random
 import socket
 import statistics
 import struct
+import time
 from collections.abc import AsyncIterator
 
 import pytest
+import uvloop
 
 from mediaserver.codecs.g711 import ulaw_decode, ulaw_encode
 from mediaserver.codecs.rtp import RtpPacket
@@ -305,3 +307,54 @@ async def test_ended_calls_are_counted_in_prometheus(
     assert sample("rejected") is None  # never incremented
     assert metrics.registry.get_sample_value("mediaserver_rtp_ports_in_use") == 0
     await rtp_transport.close()
+
+
+def test_a_stalled_event_loop_is_not_a_media_timeout(manager: FakeCallManager) -> None:
+    """uvloop runs due timers before reading sockets: after a stall longer than the media
+    timeout, packets already waiting in the socket must still count."""
+
+    async def scenario() -> FakeCall:
+        low, high = port_range(4)
+        rtp_transport = RtpTransport(RtpSettings(port_min=low, port_max=high), manager)
+        opened = await rtp_transport.open_call({"media_timeout_s": 0.3})
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            target = ("127.0.0.1", opened.port)
+            for i in range(3):
+                sock.sendto(rtp(1 + i, 160 * i, frame(i)), target)
+            await asyncio.sleep(0.1)
+            for i in range(3, 40):
+                sock.sendto(rtp(1 + i, 160 * i, frame(i)), target)
+            # Block the loop on purpose; the datagrams wait in the socket meanwhile.
+            time.sleep(0.5)  # noqa: ASYNC251
+            await asyncio.sleep(0.1)
+            for i in range(40, 45):
+                sock.sendto(rtp(1 + i, 160 * i, frame(i)), target)
+            await asyncio.sleep(0.05)
+        call = fake(opened)
+        await rtp_transport.close()
+        return call
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        call = runner.run(scenario())
+    assert call.close_reasons == []
+
+
+async def test_media_timeout_is_confirmed_on_the_next_tick(
+    transport: RtpTransport, peer: socket.socket
+) -> None:
+    opened = await transport.open_call({"media_timeout_s": 5.0})
+    endpoint = opened.endpoint
+    source = peer.getsockname()
+    for i in range(3):
+        endpoint.datagram_received(rtp(1 + i, 160 * i, frame(i)), source)
+    endpoint.media_timeout_s = 0.0  # every tick now finds the media silent for too long
+    endpoint._tick()  # suspects, does not close
+    endpoint.datagram_received(rtp(4, 480, frame(4)), source)  # a packet that was waiting
+    endpoint.media_timeout_s = 5.0
+    endpoint._tick()  # clears the suspicion
+    endpoint.media_timeout_s = 0.0
+    endpoint._tick()
+    assert endpoint._closing is None  # no await since: the loop's own ticks did not run
+    endpoint._tick()  # second silent tick in a row: the call ends
+    await asyncio.wait_for(fake(opened).wait_closed(), 1.0)
+    assert fake(opened).close_reasons == ["media_timeout"]
