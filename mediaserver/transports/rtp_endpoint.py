@@ -52,12 +52,13 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._call: Call | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._next_tick = 0.0
-        self._attached_at = 0.0
+        self._last_tick_at = 0.0
         self._sender: RtpSender | None = None
         self._closing: asyncio.Task[None] | None = None
         self._closed = False
         self._released = asyncio.Event()
-        self._timeout_suspected = False
+        self._received_at_tick = 0  # receiver.received when the last tick ran
+        self._silent_s = 0.0
 
     # -- asyncio.DatagramProtocol ------------------------------------------------------------
 
@@ -99,7 +100,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def attach(self, call: Call) -> None:
         """Start playing out into ``call``."""
         self._call = call
-        self._attached_at = self._next_tick = self._loop.time()
+        self._last_tick_at = self._next_tick = self._loop.time()
         self._tick()
 
     def stats(self) -> dict[str, int | float]:
@@ -142,22 +143,28 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         pcm = self.receiver.pop(now)
         if pcm:
             call.feed(pcm, self.receiver.format.sample_rate)
-        last = self.receiver.last_packet_at or self._attached_at
-        if now - last >= self.media_timeout_s:
-            # Confirmed one tick later: after a stall of the event loop, timers run before
-            # the sockets are read, so datagrams already waiting must get their chance.
-            if self._timeout_suspected:
-                self._media_timeout(call)
-                return
-            self._timeout_suspected = True
-        else:
-            self._timeout_suspected = False
+        if self._silent(now) >= self.media_timeout_s:
+            self._media_timeout(call)
+            return
         # Next deadline on the 20 ms grid; ticks missed while the loop was busy are skipped,
         # the jitter buffer hands out everything due at the next one.
         self._next_tick += TICK_S
         if self._next_tick <= now:
             self._next_tick += ((now - self._next_tick) // TICK_S + 1) * TICK_S
         self._timer = self._loop.call_at(self._next_tick, self._tick)
+
+    def _silent(self, now: float) -> float:
+        """Seconds without an accepted packet, counting only time the loop was live: a tick
+        adds at most two tick intervals. An event loop stalled by something else (a thread
+        holding the GIL) must not end every call whose datagrams wait unread meanwhile."""
+        received = self.receiver.received
+        if received != self._received_at_tick:
+            self._received_at_tick = received
+            self._silent_s = 0.0
+        else:
+            self._silent_s += min(now - self._last_tick_at, 2 * TICK_S)
+        self._last_tick_at = now
+        return self._silent_s
 
     def _media_timeout(self, call: Call) -> None:
         for digit in self.receiver.flush_dtmf():

@@ -310,8 +310,8 @@ async def test_ended_calls_are_counted_in_prometheus(
 
 
 def test_a_stalled_event_loop_is_not_a_media_timeout(manager: FakeCallManager) -> None:
-    """uvloop runs due timers before reading sockets: after a stall longer than the media
-    timeout, packets already waiting in the socket must still count."""
+    """Media silence is counted only while the loop runs: a stall longer than the timeout
+    (a thread holding the GIL) must not end the call. On uvloop, as the server runs."""
 
     async def scenario() -> FakeCall:
         low, high = port_range(4)
@@ -322,12 +322,9 @@ def test_a_stalled_event_loop_is_not_a_media_timeout(manager: FakeCallManager) -
             for i in range(3):
                 sock.sendto(rtp(1 + i, 160 * i, frame(i)), target)
             await asyncio.sleep(0.1)
-            for i in range(3, 40):
-                sock.sendto(rtp(1 + i, 160 * i, frame(i)), target)
-            # Block the loop on purpose; the datagrams wait in the socket meanwhile.
-            time.sleep(0.5)  # noqa: ASYNC251
+            time.sleep(0.6)  # noqa: ASYNC251 - the stall under test
             await asyncio.sleep(0.1)
-            for i in range(40, 45):
+            for i in range(3, 6):
                 sock.sendto(rtp(1 + i, 160 * i, frame(i)), target)
             await asyncio.sleep(0.05)
         call = fake(opened)
@@ -337,24 +334,3 @@ def test_a_stalled_event_loop_is_not_a_media_timeout(manager: FakeCallManager) -
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         call = runner.run(scenario())
     assert call.close_reasons == []
-
-
-async def test_media_timeout_is_confirmed_on_the_next_tick(
-    transport: RtpTransport, peer: socket.socket
-) -> None:
-    opened = await transport.open_call({"media_timeout_s": 5.0})
-    endpoint = opened.endpoint
-    source = peer.getsockname()
-    for i in range(3):
-        endpoint.datagram_received(rtp(1 + i, 160 * i, frame(i)), source)
-    endpoint.media_timeout_s = 0.0  # every tick now finds the media silent for too long
-    endpoint._tick()  # suspects, does not close
-    endpoint.datagram_received(rtp(4, 480, frame(4)), source)  # a packet that was waiting
-    endpoint.media_timeout_s = 5.0
-    endpoint._tick()  # clears the suspicion
-    endpoint.media_timeout_s = 0.0
-    endpoint._tick()
-    assert endpoint._closing is None  # no await since: the loop's own ticks did not run
-    endpoint._tick()  # second silent tick in a row: the call ends
-    await asyncio.wait_for(fake(opened).wait_closed(), 1.0)
-    assert fake(opened).close_reasons == ["media_timeout"]
