@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -16,16 +14,21 @@ from starlette.middleware import Middleware
 from mediaserver import __version__
 from mediaserver.api import calls as calls_api
 from mediaserver.api import calls_rtp, errors, health, transcriptions
+from mediaserver.api import demo as demo_page
 from mediaserver.api import models as models_api
+from mediaserver.api import realtime as realtime_api
+from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
-from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.registry import Registry
 from mediaserver.engines.supervisor import Supervisor, options_from_settings
 from mediaserver.observability import Metrics
+from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.calls import Call, CallManager
+from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
 from mediaserver.transports.rtp import RtpTransport
+from mediaserver.transports.webrtc import WebRtcGateway
 from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
 
 log = structlog.get_logger("mediaserver.app")
@@ -49,19 +52,18 @@ class Runtime:
     rtp: RtpTransport | None = None
     # Installed models (what the supervisor resolves names against).
     registry: Registry = field(init=False)
-    # Batch transcripts' post-processing. Not thread-safe: use it only through `postprocess`,
-    # which runs it on its own thread.
-    postprocessor: Postprocessor | None = None
-    _postprocess_thread: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="postprocess")
-    )
+    # The one post-processing pipeline (ITN, entities, hot words), on its own thread; calls
+    # and batch requests share it (built in create_app, warmed up in the lifespan).
+    postprocessing: ThreadedPostprocess = field(init=False)
 
     async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
         """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
-        if self.postprocessor is None:
-            raise RuntimeError("the post-processor is not running")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._postprocess_thread, fn, self.postprocessor)
+        return await self.postprocessing.run(fn)
+
+    # Peer connections of WebRTC calls (POST /v1/webrtc/offer).
+    webrtc: WebRtcGateway = field(default_factory=WebRtcGateway)
+    # The AudioSocket TCP listener (None when disabled); started in the lifespan.
+    audiosocket: AudioSocketServer | None = None
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -71,42 +73,43 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     runtime.supervisor = Supervisor(
         registry_resolver(registry), options_from_settings(settings), runtime.metrics
     )
+    runtime.postprocessing = default_postprocess(settings, runtime.metrics)
     runtime.calls = CallManager(
         settings,
         runtime.metrics,
         WorkerRecognizers(runtime.supervisor, registry),
+        postprocess=runtime.postprocessing,
         draining=lambda: runtime.draining,
     )
     runtime.active_calls = runtime.calls.calls
     if settings.rtp.enabled:
         runtime.rtp = RtpTransport(settings.rtp, runtime.calls, runtime.metrics)
+    if settings.audiosocket.enabled:
+        runtime.audiosocket = AudioSocketServer(
+            settings.audiosocket, runtime.calls, runtime.metrics
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("server.start", version=__version__, host=settings.server.host)
         await runtime.supervisor.start()
         await runtime.calls.start()
-        normalizer = Normalizer(
-            itn_cache_dir(settings.models.path),
-            failures=runtime.metrics.itn_failures,
-            use_nemo=settings.postprocess.nemo,
-        )
-        hits = runtime.metrics.hot_word_hits
-        runtime.postprocessor = Postprocessor(normalizer, hot_word_hits=hits)
-        # Loaded now, on the post-processing thread: the first transcript waits behind it
-        # instead of paying for it, and start-up does not wait at all.
-        runtime._postprocess_thread.submit(normalizer.load)
+        runtime.postprocessing.warm_up()
         try:
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.start()
             yield
         finally:
             runtime.draining = True
             await runtime.calls.stop()
             if runtime.rtp is not None:
                 await runtime.rtp.close()
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.stop()  # after the drain: its calls have hung up
+            await runtime.webrtc.close()
             await runtime.supervisor.close()
+            runtime.postprocessing.close()
             log.info("server.stop")
-            # Waits for a NeMo load still running: no thread outlives the app.
-            await asyncio.to_thread(runtime._postprocess_thread.shutdown, cancel_futures=True)
 
     app = Starlette(
         routes=[
@@ -115,6 +118,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             *transcriptions.routes,
             *models_api.routes,
             *calls_rtp.routes,
+            *webrtc_api.routes,
+            *realtime_api.routes,
+            *demo_page.routes,
         ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,

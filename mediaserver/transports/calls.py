@@ -87,6 +87,8 @@ class CallManager:
         self.recognizers: Recognizers = (
             engines if engines is not None else LocalRecognizers(Registry.from_settings(settings))
         )
+        # Closed by the manager only when it built it; a shared one belongs to its owner.
+        self._own_postprocess = postprocess is None
         self.postprocess: Postprocess = (
             postprocess if postprocess is not None else default_postprocess(settings, metrics)
         )
@@ -136,7 +138,7 @@ class CallManager:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.recognizers.aclose()
         close = getattr(self.postprocess, "close", None)
-        if close is not None:
+        if self._own_postprocess and close is not None:
             close()
 
     @property

@@ -14,13 +14,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from mediaserver.config import Settings
 from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
 from mediaserver.domain.pipeline import PostprocessOptions, Postprocessor
 from mediaserver.observability import Metrics
 from mediaserver.session.call_options import CallOptions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,10 @@ class PassThrough:
 
 
 class ThreadedPostprocess:
-    """A `Postprocessor` on its own thread, built there by `factory` on first use."""
+    """The server's one `Postprocessor`, on its own thread, built there by `factory`.
+
+    Calls (`__call__`) and batch requests (`run`) share it, so NeMo's grammars are loaded once.
+    """
 
     def __init__(
         self, factory: Callable[[], Postprocessor], metrics: Metrics | None = None
@@ -52,11 +57,24 @@ class ThreadedPostprocess:
         self._instance: Postprocessor | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="postprocess")
 
-    def _process(self, text: str, options: CallOptions) -> FinalText:
+    def _get(self) -> Postprocessor:
         if self._instance is None:
             self._instance = self._factory()
+        return self._instance
+
+    def warm_up(self) -> None:
+        """Build (and load NeMo) now, in the background: the first final waits behind it
+        instead of paying for it, and start-up does not wait at all."""
+        self._executor.submit(self._get)
+
+    async def run(self, fn: Callable[[Postprocessor], T]) -> T:
+        """`fn(postprocessor)` on the post-processing thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(self._get()))
+
+    def _process(self, processor: Postprocessor, text: str, options: CallOptions) -> FinalText:
         started = time.perf_counter()
-        result = self._instance.process(
+        result = processor.process(
             text,
             PostprocessOptions(
                 itn=options.itn,
@@ -72,8 +90,7 @@ class ThreadedPostprocess:
     async def __call__(self, text: str, options: CallOptions) -> FinalText:
         if not text:
             return FinalText("", "")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._process, text, options)
+        return await self.run(lambda p: self._process(p, text, options))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -83,7 +100,12 @@ def default_postprocess(settings: Settings, metrics: Metrics) -> ThreadedPostpro
     """The server's pipeline: NeMo grammars cached under the models directory."""
 
     def build() -> Postprocessor:
-        normalizer = Normalizer(itn_cache_dir(settings.models.path), failures=metrics.itn_failures)
+        normalizer = Normalizer(
+            itn_cache_dir(settings.models.path),
+            failures=metrics.itn_failures,
+            use_nemo=settings.postprocess.nemo,
+        )
+        normalizer.load()
         return Postprocessor(normalizer, hot_word_hits=metrics.hot_word_hits)
 
     return ThreadedPostprocess(build, metrics)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from mediaserver.app import create_app
+from mediaserver.config import Settings
+
+
+def test_demo_page_and_script_are_served(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<script src="/static/app.js"></script>' in page.text
+        for element in (
+            'id="start"',
+            'id="stop"',
+            'id="state"',
+            'id="partial"',
+            'id="finals"',
+            'id="log"',
+        ):
+            assert element in page.text
+        script = client.get("/static/app.js")
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert "window.mediaserverEvents" in script.text
+        assert "/v1/webrtc/offer" in script.text
+        assert "default-src 'self'" in script.headers["content-security-policy"]
