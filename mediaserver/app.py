@@ -13,8 +13,8 @@ from starlette.middleware import Middleware
 
 from mediaserver import __version__
 from mediaserver.api import calls as calls_api
+from mediaserver.api import calls_rtp, errors, health, transcriptions
 from mediaserver.api import demo as demo_page
-from mediaserver.api import errors, health, transcriptions
 from mediaserver.api import models as models_api
 from mediaserver.api import realtime as realtime_api
 from mediaserver.api import webrtc as webrtc_api
@@ -27,6 +27,7 @@ from mediaserver.observability import Metrics
 from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
+from mediaserver.transports.rtp import RtpTransport
 from mediaserver.transports.webrtc import WebRtcGateway
 from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
 
@@ -47,6 +48,8 @@ class Runtime:
     supervisor: Supervisor = field(init=False)
     # Every live call of every transport (built in create_app, started in the lifespan).
     calls: CallManager = field(init=False)
+    # UDP ports for POST /v1/calls; None when rtp.enabled is false.
+    rtp: RtpTransport | None = None
     # Installed models (what the supervisor resolves names against).
     registry: Registry = field(init=False)
     # The one post-processing pipeline (ITN, entities, hot words), on its own thread; calls
@@ -79,6 +82,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         draining=lambda: runtime.draining,
     )
     runtime.active_calls = runtime.calls.calls
+    if settings.rtp.enabled:
+        runtime.rtp = RtpTransport(settings.rtp, runtime.calls, runtime.metrics)
     if settings.audiosocket.enabled:
         runtime.audiosocket = AudioSocketServer(
             settings.audiosocket, runtime.calls, runtime.metrics
@@ -97,6 +102,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         finally:
             runtime.draining = True
             await runtime.calls.stop()
+            if runtime.rtp is not None:
+                await runtime.rtp.close()
             if runtime.audiosocket is not None:
                 await runtime.audiosocket.stop()  # after the drain: its calls have hung up
             await runtime.webrtc.close()
@@ -110,6 +117,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             *calls_api.routes,
             *transcriptions.routes,
             *models_api.routes,
+            *calls_rtp.routes,
             *webrtc_api.routes,
             *realtime_api.routes,
             *demo_page.routes,

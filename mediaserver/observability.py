@@ -159,6 +159,16 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
             registry=r,
         )
+        self.rtp_packets = Counter(
+            f"{p}_rtp_packets_total",
+            "RTP packets of ended calls by outcome: received, lost, rejected, malformed, "
+            "late, duplicate, reordered",
+            ["outcome"],
+            registry=r,
+        )
+        self.rtp_ports_in_use = Gauge(
+            f"{p}_rtp_ports_in_use", "UDP ports held by RTP calls", registry=r
+        )
         self.api_errors = Counter(
             f"{p}_api_errors_total", "API error responses, by error code", ["code"], registry=r
         )
