@@ -92,9 +92,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("server.start", version=__version__, host=settings.server.host)
+        # Before anything is live: loading (or first building) NeMo's grammars holds the GIL
+        # for up to seconds, which would stall every call's audio if done while serving.
+        await runtime.postprocessing.start()
         await runtime.supervisor.start()
         await runtime.calls.start()
-        runtime.postprocessing.warm_up()
         try:
             if runtime.audiosocket is not None:
                 await runtime.audiosocket.start()
