@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from mediaserver import __version__
 from mediaserver.api import calls as calls_api
 from mediaserver.api import calls_rtp, errors, health, transcriptions
+from mediaserver.api import speak as speak_api
 from mediaserver.api import demo as demo_page
 from mediaserver.api import models as models_api
 from mediaserver.api import realtime as realtime_api
@@ -28,6 +29,7 @@ from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
 from mediaserver.transports.rtp import RtpTransport
+from mediaserver.transports.speaker import SupervisorSynthesizer
 from mediaserver.transports.webrtc import WebRtcGateway
 from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
 
@@ -82,6 +84,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         draining=lambda: runtime.draining,
     )
     runtime.active_calls = runtime.calls.calls
+    runtime.calls.synthesizer = SupervisorSynthesizer(
+        runtime.supervisor, settings.models.default_tts, settings.tts.default_voice
+    )
     if settings.rtp.enabled:
         runtime.rtp = RtpTransport(settings.rtp, runtime.calls, runtime.metrics)
     if settings.audiosocket.enabled:
@@ -120,6 +125,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             *transcriptions.routes,
             *models_api.routes,
             *calls_rtp.routes,
+            *speak_api.routes,
             *webrtc_api.routes,
             *realtime_api.routes,
             *demo_page.routes,

@@ -3,7 +3,8 @@
 Every transport creates calls from the same options (`POST /v1/calls`, the WebRTC offer, the
 realtime WebSocket's query/configure message, an AudioSocket default): `model`, `language`,
 `hot_words`, `vad` {sensitivity, min_speech_ms, min_silence_ms, speech_pad_ms}, `timeouts`
-{init_s, silence_s, hold_s, closing_s}, `denoise`, `itn`, `entities`, `redact`. Missing keys take
+{init_s, silence_s, hold_s, closing_s}, `denoise`, `itn`, `entities`, `redact`, `barge_in`,
+`barge_in_min_ms` (while the call speaks TTS; see `transports.speaker`). Missing keys take
 the server's settings; unknown keys are rejected, so a typo never silently does nothing.
 
 Pure: a mapping in, a `CallOptions` out, or a `CallOptionsError` naming the offending key.
@@ -31,6 +32,8 @@ CALL_OPTION_KEYS: Final = frozenset(
         "itn",
         "entities",
         "redact",
+        "barge_in",
+        "barge_in_min_ms",
     }
 )
 VAD_KEYS: Final = ("sensitivity", "min_speech_ms", "min_silence_ms", "speech_pad_ms")
@@ -44,6 +47,8 @@ MAX_VAD_MS: Final = 10_000
 MAX_TIMEOUT_S: Final = 24 * 3600.0
 MAX_HOT_WORDS: Final = 200
 MAX_HOT_WORD_CHARS: Final = 100
+DEFAULT_BARGE_IN_MIN_MS: Final = 300
+MIN_BARGE_IN_MS: Final = 100  # shorter is a cough or a click, not someone talking over us
 _LANGUAGE_RE: Final = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
 _MODEL_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -67,6 +72,9 @@ class CallOptions:
     itn: bool
     entities: bool
     redact: bool
+    # While the call speaks: caller speech this long cancels the playback (off by default).
+    barge_in: bool = False
+    barge_in_min_ms: int = DEFAULT_BARGE_IN_MIN_MS
 
 
 def default_call_options(settings: Settings) -> CallOptions:
@@ -105,7 +113,9 @@ def parse_call_options(options: Mapping[str, Any], settings: Settings) -> CallOp
         changes["audio"] = dataclasses.replace(
             base.audio, denoise=_bool(options["denoise"], "denoise")
         )
-    for key in ("itn", "entities", "redact"):
+    if "barge_in_min_ms" in options:
+        changes["barge_in_min_ms"] = _barge_in_ms(options["barge_in_min_ms"])
+    for key in ("itn", "entities", "redact", "barge_in"):
         if key in options:
             changes[key] = _bool(options[key], key)
     return dataclasses.replace(base, **changes)
@@ -216,6 +226,22 @@ def _int_ms(value: object, name: str) -> int:
         shown = repr(value) if isinstance(value, int | float) else _kind(value)
         raise CallOptionsError(
             name, f"{name} must be an integer number of ms in 0..{MAX_VAD_MS}, got {shown}"
+        )
+    return value
+
+
+def _barge_in_ms(value: object) -> int:
+    name = "barge_in_min_ms"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_BARGE_IN_MS <= value <= MAX_VAD_MS
+    ):
+        shown = repr(value) if isinstance(value, int | float) else _kind(value)
+        raise CallOptionsError(
+            name,
+            f"{name} must be an integer number of ms in {MIN_BARGE_IN_MS}..{MAX_VAD_MS}, "
+            f"got {shown}",
         )
     return value
 

@@ -37,6 +37,7 @@ from mediaserver.codecs.audiosocket import (
 )
 from mediaserver.config import AudioSocketSettings
 from mediaserver.observability import Metrics
+from mediaserver.transports.audio_out import FramePacer, NoAudioPath
 from mediaserver.transports.calls import Call, CallManager, CallRefused, Transport, TransportInfo
 
 log = structlog.get_logger("mediaserver.transports.audiosocket")
@@ -172,7 +173,10 @@ class AudioSocketConnection:
         if isinstance(first, Audio):
             self.sample_rate = first.sample_rate
         info = TransportInfo(
-            codec=codec_name(self.sample_rate or 8000), remote=self.remote, stats=self.stats
+            codec=codec_name(self.sample_rate or 8000),
+            remote=self.remote,
+            stats=self.stats,
+            audio_out=self.audio_sink,
         )
         try:
             self.call = self._calls.create(
@@ -220,6 +224,14 @@ class AudioSocketConnection:
         frames = [encode_audio(pcm[i : i + step], sample_rate) for i in range(0, len(pcm), step)]
         self.frames_sent += len(frames)
         self._send(b"".join(frames))
+
+    def audio_sink(self) -> FramePacer:
+        """The call's TTS way out: slin frames at the caller's rate, paced on 20 ms deadlines
+        (Asterisk plays AudioSocket audio as it arrives)."""
+        rate = self.sample_rate or 8000
+        if self._writer.is_closing():
+            raise NoAudioPath("the AudioSocket connection is closed")
+        return FramePacer(rate, lambda frame: self.send_audio(frame, rate))
 
     def _on_call_closed(self) -> None:
         # The call ended on our side (or after the peer's hangup): tell Asterisk and hang up.

@@ -17,8 +17,11 @@ from mediaserver.session.call import DTMF_DIGITS, CallCore, CallOutput, pcm_from
 from mediaserver.session.call_events import EventDict
 from mediaserver.session.call_options import CallOptions
 from mediaserver.session.states import SessionState
+from mediaserver.transports.audio_out import NoAudioPath
+from mediaserver.transports.barge_in import BargeIn
 from mediaserver.transports.call_types import BASE_STATS, CORE_EVENTS, Transport, TransportInfo
 from mediaserver.transports.event_hub import EventHub, Subscription
+from mediaserver.transports.speaker import Speaker
 from mediaserver.transports.transcriber import CallTranscriber
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ class Call:
         self._finalized = False
         self._frames = 0
         self._muted_frames = 0
+        self._speaker: Speaker | None = None
+        self._barge_in: BargeIn | None = None
         self._transcriber = CallTranscriber(
             call_id,
             options,
@@ -86,6 +91,8 @@ class Call:
         if self.muted:
             self._muted_frames += 1
             self._manager.metrics.stt_muted_frames.inc()
+            if self._barge_in is not None:
+                self._barge_in.feed(samples, sample_rate)  # its own VAD; never STT
             return
         self._frames += 1
         self._step(lambda now: self._core.feed(samples, sample_rate, now))
@@ -151,6 +158,31 @@ class Call:
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
+    @property
+    def speaker(self) -> Speaker:
+        """The call's TTS output (made on first use); `NoAudioPath` when this call's
+        transport cannot play audio or the server has no synthesizer."""
+        if self._speaker is None:
+            synthesizer = self._manager.synthesizer
+            make_sink = self.transport_info.audio_out
+            if synthesizer is None or make_sink is None or self._finalized:
+                raise NoAudioPath(f"a {self.transport.value} call cannot play audio here")
+            on_mute = None
+            if self.options.barge_in:
+                self._barge_in = BargeIn(
+                    self.options.vad,
+                    self.options.barge_in_min_ms,
+                    lambda: self._manager.ticker,
+                    self._on_barge_in,
+                )
+                on_mute = self._barge_in.listen
+            self._speaker = Speaker(self, synthesizer, make_sink, on_mute=on_mute)
+        return self._speaker
+
+    def _on_barge_in(self) -> None:
+        if self._speaker is not None:
+            self._speaker.cancel("barge_in")
+
     # -- for transports that add events of their own (rate limits, TTS) ---------------------
 
     def emit(self, kind: str, **fields: Any) -> None:
@@ -186,6 +218,8 @@ class Call:
             "partials": self._transcriber.partials,
             "finals": self._transcriber.finals,
             "events_dropped": self._hub.dropped,
+            "utterances_spoken": self._speaker.spoken if self._speaker else 0,
+            "utterances_cancelled": self._speaker.cancelled if self._speaker else 0,
         }
 
     def _step(self, action: Callable[[float], CallOutput], now: float | None = None) -> None:
@@ -255,6 +289,10 @@ class Call:
         if self._finalized:
             return
         self._finalized = True
+        if self._speaker is not None:
+            self._speaker.close()
+        if self._barge_in is not None:
+            self._barge_in.listen(False)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

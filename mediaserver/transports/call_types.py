@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from mediaserver.transports.audio_out import SinkFactory
+
 # Events only the call core produces; a transport's `Call.emit` may not forge them.
 CORE_EVENTS: Final = frozenset(
     {"session.created", "session.state", "session.hold", "session.closed", "dtmf"}
@@ -41,3 +43,5 @@ class TransportInfo:
     remote: str | None = None  # "host:port" of the peer once known (never logged)
     # Called on demand to add transport counters to `stats` (packets_received, ...).
     stats: Callable[[], Mapping[str, int | float]] | None = field(default=None, compare=False)
+    # Makes the call's outgoing audio sink (TTS); None: this transport cannot play audio.
+    audio_out: SinkFactory | None = field(default=None, compare=False)

@@ -23,6 +23,7 @@ A transport, on the event loop (`runtime.calls` is the server's manager):
     call.feed(pcm16_bytes, 8000)       # per decoded frame; sync, never blocks
     call.dtmf("5"); call.commit()      # peer digits; WS input_audio_buffer.commit
     call.muted = True / False          # while the call speaks TTS (input is discarded)
+    call.speaker.speak("texto")        # TTS into the call (see `transports.speaker`)
     call.emit("session.rate_limit", ...)   # the transport's own events, in order
     async for event in call.subscribe(): ...   # dicts; ends after session.closed
     await call.close("hangup")         # flush finals, session.closed, then on_close runs
@@ -49,6 +50,7 @@ from mediaserver.transports.call_types import CallRefused, Transport, TransportI
 from mediaserver.transports.event_hub import DEFAULT_QUEUE_EVENTS, Subscription
 from mediaserver.transports.postprocess import Postprocess, default_postprocess
 from mediaserver.transports.recognizer import LocalRecognizers, Recognizers
+from mediaserver.transports.speaker import Synthesizer
 from mediaserver.transports.vad_ticker import DEFAULT_INTERVAL_S, VadTicker
 
 __all__ = [
@@ -103,6 +105,8 @@ class CallManager:
         self._calls: dict[str, Call] = {}
         self._background: set[asyncio.Future[Any]] = set()
         self.events_dropped = 0
+        # What calls speak with (`Call.speaker`); set by the app, None: calls cannot speak.
+        self.synthesizer: Synthesizer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 

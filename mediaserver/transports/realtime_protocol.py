@@ -2,8 +2,9 @@
 
 Client -> server: binary frames are PCM16 little-endian mono at the session's input rate; text
 frames are JSON objects with a ``type``: ``session.configure``, ``input_audio_buffer.commit``,
-``session.cancel``, ``session.close`` (``tts.speak`` and ``tts.cancel`` are part of the protocol
-but answered with a recoverable ``not_supported`` error until TTS is wired in).
+``session.cancel``, ``session.close``, ``tts.speak`` (``text``, optional ``voice`` and ``speed``:
+the server speaks into the session, as binary PCM16 frames at the input rate, paced in real
+time) and ``tts.cancel``.
 
 ``session.configure`` carries ``sample_rate`` (the transport's business) and call options
 (``model``, ``language``, ``hot_words``, ``vad``, ``timeouts``, ``denoise``, ``itn``,
@@ -75,6 +76,27 @@ def parse_client_message(text: str) -> ClientMessage:
             "unknown_message_type", f"unknown message type {kind!r} (known: {known})", "type"
         )
     return ClientMessage(kind, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Speak:
+    text: str
+    voice: str | None = None
+    speed: float = 1.0
+
+
+def parse_speak(body: Mapping[str, Any]) -> Speak:
+    """A ``tts.speak`` message; raises `ProtocolError` naming the bad field."""
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError("invalid_speak", "tts.speak needs a non-empty string 'text'", "text")
+    voice = body.get("voice")
+    if voice is not None and not isinstance(voice, str):
+        raise ProtocolError("invalid_speak", "'voice' must be a string", "voice")
+    speed = body.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, int | float):
+        raise ProtocolError("invalid_speak", "'speed' must be a number", "speed")
+    return Speak(text, voice or None, float(speed))
 
 
 def parse_sample_rate(value: object, param: str = "sample_rate") -> int:

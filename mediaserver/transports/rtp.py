@@ -94,7 +94,9 @@ class RtpTransport:
         )
         endpoint = await self._bind(RtpReceiver(fmt, latch, jitter), media_timeout)
         try:
-            info = TransportInfo(codec=fmt.codec, stats=endpoint.stats)
+            info = TransportInfo(
+                codec=fmt.codec, stats=endpoint.stats, audio_out=endpoint.audio_sink
+            )
             call = self.calls.create(Transport.RTP, options, info, on_close=endpoint.close)
         except Exception:
             endpoint.close()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import structlog
 
+from mediaserver.transports.audio_out import NoAudioPath, RtpSink
 from mediaserver.transports.calls import Call
 from mediaserver.transports.latch import Address
 from mediaserver.transports.pacer import RtpPacketizer, RtpSender
@@ -25,7 +26,7 @@ log = structlog.get_logger("mediaserver.rtp")
 TICK_S = 0.02
 
 
-class NotLatched(Exception):
+class NotLatched(NoAudioPath):
     """Nothing can be sent before the peer's address is known (no packet latched yet)."""
 
 
@@ -122,6 +123,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             packetizer = RtpPacketizer(self.receiver.format)
             self._sender = RtpSender(self._transport.sendto, source[0], packetizer, self._loop)
         return self._sender
+
+    def audio_sink(self) -> RtpSink:
+        """The call's TTS way out (`TransportInfo.audio_out`); ``NotLatched`` before latching."""
+        return RtpSink(self.sender())
 
     def _align(self, now: float) -> None:
         """Put the 20 ms tick grid on the jitter buffer's frame boundaries: its first frame

@@ -1,6 +1,7 @@
 """WebRTC calls through aiortc: one peer connection per call, audio in, events out.
 
-`WebRtcGateway.answer` takes a browser's offer, answers it (receive-only audio; Opus, G.722,
+`WebRtcGateway.answer` takes a browser's offer, answers it (audio in, and TTS out when the offer
+can receive it, see `webrtc_out`; Opus, G.722,
 PCMU or PCMA, whichever the offer prefers; RFC 4733 telephone-event when offered) and starts a
 call. Then, per call: a task reads the remote track and feeds mono PCM16 to `Call.feed`; a task
 forwards the call's events as JSON text on the offerer's data channel named ``events``; text the
@@ -36,13 +37,17 @@ from aiortc import (
 from aiortc.exceptions import OperationError
 from av import AudioFrame
 
+from mediaserver.transports.audio_out import NoAudioPath
 from mediaserver.transports.calls import Call, CallManager, Subscription, Transport, TransportInfo
+from mediaserver.transports.realtime_protocol import ProtocolError, parse_speak
+from mediaserver.transports.speaker import SpeakError
 from mediaserver.transports.webrtc_media import (
     TelephoneEventTap,
     frame_to_pcm16,
     register_telephone_event,
     summarize_sdp,
 )
+from mediaserver.transports.webrtc_out import SpeakerTrack
 
 log = structlog.get_logger("mediaserver.transports.webrtc")
 
@@ -106,7 +111,7 @@ class WebRtcGateway:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
         try:
             peer = await self._negotiate(pc, sdp)
-            info = TransportInfo(codec=peer.codec, stats=peer.stats)
+            info = TransportInfo(codec=peer.codec, stats=peer.stats, audio_out=peer.audio_sink)
             call = calls.create(Transport.WEBRTC, options, info)
         except BaseException:
             await pc.close()
@@ -118,8 +123,10 @@ class WebRtcGateway:
         return Answer(sdp=pc.localDescription.sdp, call_id=call.id, events_url=call.events_url)
 
     async def _negotiate(self, pc: RTCPeerConnection, sdp: str) -> _Peer:
-        transceiver = pc.addTransceiver("audio", direction="recvonly")
+        # sendrecv: the answer sends our TTS track when the offer can receive (the demo page
+        # offers sendrecv); to a send-only offer it answers recvonly and the call is mute.
         peer = _Peer(pc, self._spawn)
+        transceiver = pc.addTransceiver(peer.out, direction="sendrecv")
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
@@ -128,6 +135,7 @@ class WebRtcGateway:
             raise SdpError(f"offer cannot be answered: {exc or type(exc).__name__}") from exc
         answered = summarize_sdp(pc.localDescription.sdp).audio[0]
         peer.codec = answered.codec
+        peer.sends = answered.sends
         if answered.telephone_event_types and self.dtmf_supported:
             peer.tap = TelephoneEventTap(answered.telephone_event_types, peer.on_digit)
             peer.tap.install(transceiver.receiver)
@@ -172,6 +180,8 @@ class _Peer:
         self.codec = ""
         self.tap: TelephoneEventTap | None = None
         self.track: MediaStreamTrack | None = None
+        self.out = SpeakerTrack()  # the call's TTS, pulled by aiortc's sender
+        self.sends = False  # whether the answer sends audio (the offer can receive it)
         self.call: Call | None = None
         self.frames_received = 0
         self.samples_received = 0
@@ -197,6 +207,14 @@ class _Peer:
             "commands_rejected": self.commands_rejected,
         }
 
+    def audio_sink(self) -> SpeakerTrack:
+        """The call's TTS way out (`TransportInfo.audio_out`)."""
+        if not self.sends:
+            raise NoAudioPath("the WebRTC offer does not receive audio (offer sendrecv)")
+        if self.pc.connectionState in ("failed", "closed"):
+            raise NoAudioPath("the WebRTC connection is closed")
+        return self.out
+
     async def run(self, call: Call, subscription: Subscription | None) -> None:
         self.call = call
         reader = self._spawn(self._read_audio(call))
@@ -212,6 +230,7 @@ class _Peer:
                 forwarder.cancel()
             if subscription is not None:
                 subscription.close()
+            self.out.stop()
             await self.pc.close()
             log.info("webrtc.call_ended", call_id=call.id, frames=self.frames_received)
 
@@ -300,9 +319,25 @@ class _Peer:
             self.request_close("requested")
         elif kind == "input_audio_buffer.commit":
             call.commit()
+        elif kind == "tts.speak":
+            self._speak(call, command)
+        elif kind == "tts.cancel":
+            with contextlib.suppress(NoAudioPath):
+                call.speaker.cancel()
         else:
             self.commands_rejected += 1
             self._send_error(call, "unknown_command", "expected a JSON object with a known type")
+
+    def _speak(self, call: Call, command: dict[str, Any]) -> None:
+        try:
+            speak = parse_speak(command)
+            call.speaker.speak(speak.text, speak.voice, speak.speed)
+        except ProtocolError as exc:
+            self._send_error(call, exc.code, exc.message)
+        except SpeakError as exc:
+            self._send_error(call, "invalid_speak", str(exc))
+        except NoAudioPath as exc:
+            self._send_error(call, "tts_unavailable", str(exc))
 
     def _send_error(self, call: Call, code: str, message: str) -> None:
         if not self._channel.done():

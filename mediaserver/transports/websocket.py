@@ -32,6 +32,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from mediaserver.config import WebSocketSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports import realtime_protocol as proto
+from mediaserver.transports.audio_out import FramePacer, NoAudioPath
 from mediaserver.transports.backpressure import Backpressure, DropReport, Verdict
 from mediaserver.transports.calls import (
     Call,
@@ -41,6 +42,7 @@ from mediaserver.transports.calls import (
     Transport,
     TransportInfo,
 )
+from mediaserver.transports.speaker import SpeakError
 
 log = structlog.get_logger("mediaserver.transports.websocket")
 
@@ -91,6 +93,8 @@ class RealtimeSession:
         # Set when the session is over: the call closed, the client left or cancelled, a bug.
         self._over = asyncio.Event()
         self._send_lock = asyncio.Lock()
+        self._audio_out: asyncio.Queue[bytes] = asyncio.Queue()  # TTS frames, paced upstream
+        self._writer: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._backpressure = Backpressure(
             rate_limit_factor=settings.rate_limit_factor, max_backlog_s=settings.max_backlog_s
@@ -149,7 +153,9 @@ class RealtimeSession:
             await self._finish()
 
     def _create_call(self, options: Mapping[str, Any], call_id: str | None) -> Call:
-        info = TransportInfo(codec=CODEC, remote=self._remote, stats=self.stats)
+        info = TransportInfo(
+            codec=CODEC, remote=self._remote, stats=self.stats, audio_out=self.audio_sink
+        )
         call = self._calls.create(Transport.WEBSOCKET, options, info, call_id=call_id)
         self.call = call
         return call
@@ -264,10 +270,44 @@ class RealtimeSession:
             await self.call.close("requested")  # the pump forwards finals, then session.closed
         elif message.type == proto.CANCEL:
             await self._cancel()
+        elif message.type == proto.TTS_SPEAK:
+            await self._speak(proto.parse_speak(message.body))
+        elif message.type == proto.TTS_CANCEL:
+            with contextlib.suppress(NoAudioPath):
+                self.call.speaker.cancel()
         else:
             raise proto.ProtocolError(
                 "not_supported", f"{message.type} is not supported on this server yet", "type"
             )
+
+    async def _speak(self, speak: proto.Speak) -> None:
+        assert self.call is not None
+        try:
+            self.call.speaker.speak(speak.text, speak.voice, speak.speed)
+        except SpeakError as exc:
+            raise proto.ProtocolError("invalid_speak", str(exc), "text") from None
+        except NoAudioPath as exc:
+            raise proto.ProtocolError("tts_unavailable", str(exc)) from None
+
+    def audio_sink(self) -> FramePacer:
+        """The call's TTS way out: binary frames at the session's input rate, paced."""
+        if self._over.is_set():
+            raise NoAudioPath("the session is over")
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_audio())
+            self._tasks.add(self._writer)
+        return FramePacer(self.sample_rate, self._audio_out.put_nowait)
+
+    async def _write_audio(self) -> None:
+        while True:
+            frame = await self._audio_out.get()
+            if self._ws.application_state is not WebSocketState.CONNECTED:
+                continue
+            async with self._send_lock:
+                try:
+                    await self._ws.send_bytes(frame)
+                except Exception:  # the peer went away; the read loop sees the disconnect
+                    log.debug("realtime.send_failed", call_id=self.call_id)
 
     async def _configure(self, configure: proto.Configure) -> None:
         if self.audio_started:

@@ -1,0 +1,88 @@
+"""Make a live call speak.
+
+    POST /v1/calls/{id}/speak         {"text", "voice"?, "speed"?} -> 202 {"id", "queued"}
+    POST /v1/calls/{id}/speak/cancel  -> 200 {"cancelled": n}
+
+`speak` queues the utterance behind any the call is already saying and answers at once; its
+progress comes as `tts.speaking_start` / `tts.speaking_end` events (with the utterance id).
+404 for an unknown call, 400 for empty or bad text, 409 when the call has no way to play audio
+(an RTP call before its first packet has latched the peer's address).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mediaserver.api.errors import ApiError
+from mediaserver.transports.audio_out import NoAudioPath
+from mediaserver.transports.calls import Call, CallManager
+from mediaserver.transports.speaker import SpeakError
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _call(request: Request) -> Call:
+    manager: CallManager = request.app.state.runtime.calls
+    call_id = request.path_params["call_id"]
+    try:
+        return manager.get(call_id)
+    except KeyError:
+        raise ApiError(
+            404, "call_not_found", f"no active call with id {call_id!r}", param="id"
+        ) from None
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    return body
+
+
+def _no_audio(exc: NoAudioPath) -> ApiError:
+    return ApiError(409, "no_audio_path", str(exc))
+
+
+async def speak(request: Request) -> Response:
+    call = _call(request)
+    body = await _body(request)
+    text, voice, speed = body.get("text"), body.get("voice"), body.get("speed", 1.0)
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(400, "invalid_text", "'text' must be a non-empty string", param="text")
+    if voice is not None and not isinstance(voice, str):
+        raise ApiError(400, "invalid_voice", "'voice' must be a string", param="voice")
+    if isinstance(speed, bool) or not isinstance(speed, int | float):
+        raise ApiError(400, "invalid_speed", "'speed' must be a number", param="speed")
+    try:
+        queued = call.speaker.speak(text, voice or None, float(speed))
+    except SpeakError as exc:
+        raise ApiError(400, "invalid_speak", str(exc)) from None
+    except NoAudioPath as exc:
+        raise _no_audio(exc) from None
+    return JSONResponse({"id": queued.id, "queued": queued.queued}, status_code=202)
+
+
+async def cancel(request: Request) -> Response:
+    call = _call(request)
+    try:
+        cancelled = call.speaker.cancel()
+    except NoAudioPath:
+        cancelled = 0  # a call that cannot speak has nothing to cancel
+    return JSONResponse({"cancelled": cancelled})
+
+
+routes = [
+    Route("/v1/calls/{call_id}/speak", speak, methods=["POST"]),
+    Route("/v1/calls/{call_id}/speak/cancel", cancel, methods=["POST"]),
+]
