@@ -14,10 +14,10 @@ from starlette.middleware import Middleware
 from mediaserver import __version__
 from mediaserver.api import calls as calls_api
 from mediaserver.api import calls_rtp, errors, health, transcriptions
-from mediaserver.api import speak as speak_api
 from mediaserver.api import demo as demo_page
 from mediaserver.api import models as models_api
 from mediaserver.api import realtime as realtime_api
+from mediaserver.api import speak as speak_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
