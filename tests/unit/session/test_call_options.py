@@ -83,6 +83,10 @@ def test_hot_words_may_be_comma_separated(settings: Settings) -> None:
         ({"timeouts": {"silence_s": float("inf")}}, "timeouts.silence_s", "got inf"),
         ({"denoise": "yes"}, "denoise", "denoise must be true or false, got a string"),
         ({"redact": 1}, "redact", "redact must be true or false"),
+        ({"barge_in": "on"}, "barge_in", "barge_in must be true or false, got a string"),
+        ({"barge_in_min_ms": 50}, "barge_in_min_ms", "100..10000, got 50"),
+        ({"barge_in_min_ms": 300.0}, "barge_in_min_ms", "integer number of ms"),
+        ({"barge_in_min_ms": True}, "barge_in_min_ms", "integer number of ms"),
     ],
 )
 def test_bad_options_name_the_key(
@@ -92,6 +96,13 @@ def test_bad_options_name_the_key(
         parse_call_options(options, settings)
     assert exc.value.param == param
     assert isinstance(exc.value, ValueError)
+
+
+def test_barge_in_is_off_by_default_and_per_call(settings: Settings) -> None:
+    default = parse_call_options({}, settings)
+    assert (default.barge_in, default.barge_in_min_ms) == (False, 300)
+    chosen = parse_call_options({"barge_in": True, "barge_in_min_ms": 450}, settings)
+    assert (chosen.barge_in, chosen.barge_in_min_ms) == (True, 450)
 
 
 def test_not_an_object(settings: Settings) -> None:
@@ -112,6 +123,8 @@ def test_the_documented_keys() -> None:
                 "itn",
                 "entities",
                 "redact",
+                "barge_in",
+                "barge_in_min_ms",
             }
         )
         == CALL_OPTION_KEYS

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from mediaserver.transports.audio_out import NoAudioPath
 from mediaserver.transports.calls import (
     Call,
     CallManager,
@@ -18,6 +19,7 @@ from mediaserver.transports.calls import (
     Transport,
     TransportInfo,
 )
+from mediaserver.transports.speaker import Speaker
 
 
 class FakeSubscription(Subscription):
@@ -80,6 +82,10 @@ class FakeCall(Call):
     def feed(self, pcm: bytes, sample_rate: int) -> None:
         self.fed.append((pcm, sample_rate))
         self._poke()
+
+    @property
+    def speaker(self) -> Speaker:
+        raise NoAudioPath("a fake call cannot speak")
 
     def dtmf(self, digit: str) -> None:
         self.digits.append(digit)

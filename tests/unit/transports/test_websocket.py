@@ -152,7 +152,9 @@ def test_invalid_options_are_refused_and_change_nothing(settings: Settings) -> N
         ("[1, 2]", "invalid_message"),
         ('{"type": 7}', "invalid_message"),
         ('{"type": "response.create"}', "unknown_message_type"),
-        ('{"type": "tts.speak", "text": "olá"}', "not_supported"),
+        ('{"type": "tts.speak", "text": "olá"}', "tts_unavailable"),
+        ('{"type": "tts.speak", "text": " "}', "invalid_speak"),
+        ('{"type": "tts.speak", "text": "olá", "speed": "fast"}', "invalid_speak"),
     ],
 )
 def test_bad_text_messages_get_recoverable_errors(server: Server, message: str, code: str) -> None:
