@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mediaserver.transports.audio_out import FramePacer, NoAudioPath
-from mediaserver.transports.speaker import SpeakError, Speaker
+from mediaserver.transports.speaker import Speaker, SpeakError
 from tests.unit.transports.speaker_fakes import ToneSynthesizer
 
 RATE = 8000
