@@ -21,6 +21,7 @@ from mediaserver.config import Settings
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.rtp import RtpTransport
+from tests.unit.transports.speaker_fakes import until
 
 RATE = 8000
 FRAME = 160
@@ -54,7 +55,9 @@ class RtpPeer(asyncio.DatagramProtocol):
         count = len(pcm) // FRAME
         for n in range(count):
             frame = pcm[n * FRAME : (n + 1) * FRAME].astype("<i2").tobytes()
-            packet = RtpPacket(0, (seq + n) & 0xFFFF, (seq + n) * FRAME, 0x1234, payload=ulaw_encode(frame))
+            packet = RtpPacket(
+                0, (seq + n) & 0xFFFF, (seq + n) * FRAME, 0x1234, payload=ulaw_encode(frame)
+            )
             self.transport.sendto(bytes(packet), ("127.0.0.1", port))
             delay = start + (n + 1) * 0.02 - loop.time()
             if delay > 0:
@@ -102,7 +105,7 @@ async def collect(call: Call, into: list[dict[str, Any]]) -> None:
         into.append(event)
 
 
-async def wait_for(events: list[dict[str, Any]], kind: str, count: int = 1, timeout: float = 15) -> None:
-    async with asyncio.timeout(timeout):
-        while sum(e["type"] == kind for e in events) < count:
-            await asyncio.sleep(0.01)
+async def wait_for(
+    events: list[dict[str, Any]], kind: str, count: int = 1, within_s: float = 15
+) -> None:
+    await until(lambda: sum(e["type"] == kind for e in events) >= count, within_s)

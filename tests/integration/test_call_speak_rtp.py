@@ -5,6 +5,7 @@ synthesizer (known duration)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from mediaserver.transports.audio_out import NoAudioPath
 from mediaserver.transports.calls import Call
 from tests.call_audio import PHRASES, silence, speech
 from tests.integration.speak_support import FRAME, RATE, collect, rig, wait_for
-from tests.unit.transports.speaker_fakes import ToneSynthesizer
+from tests.unit.transports.speaker_fakes import ToneSynthesizer, until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -52,12 +53,13 @@ async def test_peer_hears_the_whole_utterance_paced_without_gaps(
         arrivals = np.array([r.at for r in r.peer.received])
         # 1 s of audio: 50 packets of 20 ms (the resampler may round by a packet).
         assert abs(len(packets) * FRAME - RATE) <= FRAME
-        assert packets[0].marker and not any(p.marker for p in packets[1:])
+        assert packets[0].marker
+        assert not any(p.marker for p in packets[1:])
         assert {p.payload_type for p in packets} == {0}
         seqs = [p.sequence_number for p in packets]
-        assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+        assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
         stamps = [p.timestamp for p in packets]
-        assert all((b - a) & 0xFFFFFFFF == FRAME for a, b in zip(stamps, stamps[1:], strict=False))
+        assert all((b - a) & 0xFFFFFFFF == FRAME for a, b in itertools.pairwise(stamps))
         # No gaps: every packet but the padded last one carries the tone.
         pcm = r.peer.audio().astype(np.float64)
         rms = np.sqrt(np.mean(pcm[: (len(packets) - 1) * FRAME].reshape(-1, FRAME) ** 2, axis=1))
@@ -98,7 +100,7 @@ async def test_mute_on_speak_no_vad_while_speaking_vad_again_after(
         await wait_for(events, "tts.speaking_end")
         assert not call.muted
         await r.peer.stream(np.concatenate([voice, silence(1.5, RATE)]), port, seq)
-        await wait_for(events, "vad.speech_end", timeout=5)
+        await wait_for(events, "vad.speech_end", within_s=5)
         assert [e["type"] for e in events if e["type"].startswith(("vad.", "tts."))] == [
             "tts.speaking_start",
             "tts.speaking_end",
@@ -119,9 +121,7 @@ async def test_cancel_stops_the_stream_within_40ms(settings: Settings, tmp_path:
         await latched(call)
         call.speaker.speak("Uma frase longa.")
         call.speaker.speak("E outra na fila.")
-        async with asyncio.timeout(5):
-            while len(r.peer.received) < 10:
-                await asyncio.sleep(0.005)
+        await until(lambda: len(r.peer.received) >= 10, 5)
         cancelled_at = asyncio.get_running_loop().time()
         assert call.speaker.cancel() == 2
         await wait_for(events, "tts.speaking_end")
@@ -154,13 +154,13 @@ async def test_barge_in_cancels_the_playback_and_resumes_listening(
         talker = asyncio.create_task(
             r.peer.stream(np.concatenate([voice, voice, silence(1.5, RATE)]), port, seq)
         )
-        await wait_for(events, "tts.speaking_end", timeout=10)
+        await wait_for(events, "tts.speaking_end", within_s=10)
         assert loop.time() - began < 2.0  # long before the 20 s utterance would end
         [end] = [e for e in events if e["type"] == "tts.speaking_end"]
         assert (end["cancelled"], end["reason"]) == (True, "barge_in")
         assert not any(e["type"].startswith("vad.") for e in events)  # STT saw nothing muted
         assert not call.muted
-        await wait_for(events, "vad.speech_start", timeout=10)  # listening again
+        await wait_for(events, "vad.speech_start", within_s=10)  # listening again
         talker.cancel()
         await call.close()
         watcher.cancel()

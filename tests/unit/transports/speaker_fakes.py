@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,3 +38,14 @@ class ToneSynthesizer:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
             yield pcm[offset : offset + step], self.rate
+
+
+async def until(
+    predicate: Callable[[], bool], within_s: float = 10.0, step_s: float = 0.01
+) -> None:
+    """Poll `predicate` (a state outside asyncio's reach, like datagrams received)."""
+    for _ in range(round(within_s / step_s)):
+        if predicate():
+            return
+        await asyncio.sleep(step_s)
+    raise TimeoutError(f"condition not met within {within_s} s")

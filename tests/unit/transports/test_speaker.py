@@ -9,7 +9,7 @@ import pytest
 
 from mediaserver.transports.audio_out import FramePacer, NoAudioPath
 from mediaserver.transports.speaker import Speaker, SpeakError
-from tests.unit.transports.speaker_fakes import ToneSynthesizer
+from tests.unit.transports.speaker_fakes import ToneSynthesizer, until
 
 RATE = 8000
 FRAME_BYTES = RATE // 50 * 2
@@ -77,9 +77,7 @@ async def test_cancel_stops_within_a_frame_and_clears_the_queue() -> None:
     speaker.speak("longo")
     speaker.speak("depois")
     speaker.speak("mais")
-    async with asyncio.timeout(5):
-        while len(wire.frames) < 5:
-            await asyncio.sleep(0.01)
+    await until(lambda: len(wire.frames) >= 5, 5)
     loop = asyncio.get_running_loop()
     cancelled_at = loop.time()
     assert speaker.cancel() == 3
@@ -103,7 +101,7 @@ async def test_cancel_stops_within_a_frame_and_clears_the_queue() -> None:
 
 async def test_synthesis_error_is_an_error_event_and_unmutes() -> None:
     synth = ToneSynthesizer(seconds=0.3, fail_after=1)
-    speaker, call, wire = make(synth)
+    speaker, call, _ = make(synth)
     speaker.speak("falha")
     await call.wait_ends(1)
     assert call.types() == ["tts.speaking_start", "error", "tts.speaking_end"]
@@ -122,9 +120,7 @@ async def test_synthesis_error_is_an_error_event_and_unmutes() -> None:
 async def test_close_unmutes_and_stops() -> None:
     speaker, call, wire = make(ToneSynthesizer(seconds=2.0))
     speaker.speak("longo")
-    async with asyncio.timeout(5):
-        while not call.muted:
-            await asyncio.sleep(0.01)
+    await until(lambda: call.muted, 5)
     await speaker.aclose()
     assert not call.muted
     sent = len(wire.frames)
@@ -167,9 +163,8 @@ async def test_no_audio_path_is_refused_at_once() -> None:
 async def test_on_mute_follows_the_playback() -> None:
     call, wire = RecordingCall(), Wire()
     seen: list[bool] = []
-    speaker = Speaker(
-        call, ToneSynthesizer(seconds=0.06), lambda: FramePacer(RATE, wire.send), on_mute=seen.append
-    )
+    sink = lambda: FramePacer(RATE, wire.send)  # noqa: E731
+    speaker = Speaker(call, ToneSynthesizer(seconds=0.06), sink, on_mute=seen.append)
     speaker.speak("um")
     await call.wait_ends(1)
     assert seen == [True, False]
