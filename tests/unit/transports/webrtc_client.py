@@ -42,13 +42,15 @@ class ToneTrack(AudioStreamTrack):
 class Client:
     """A browser stand-in: sends a tone, opens the `events` channel, records what it receives."""
 
-    def __init__(self, codec: str | None = None, *, audio: bool = True) -> None:
+    def __init__(
+        self, codec: str | None = None, *, audio: bool = True, direction: str = "sendonly"
+    ) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.channel: RTCDataChannel = self.pc.createDataChannel("events")
         self.events: list[dict[str, Any]] = []
         self.channel.on("message", lambda m: self.events.append(json.loads(m)))
         if audio:
-            transceiver = self.pc.addTransceiver(ToneTrack(), direction="sendonly")
+            transceiver = self.pc.addTransceiver(ToneTrack(), direction=direction)
             if codec is not None:
                 caps = RTCRtpSender.getCapabilities("audio").codecs
                 transceiver.setCodecPreferences([c for c in caps if c.name == codec])
