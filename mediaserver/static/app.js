@@ -4,6 +4,8 @@
 // restricts what the browser offers; model, language and hot_words are passed as call options.
 // An API key goes in the URL fragment (/#key=...), which the browser never sends to the server.
 // window.mediaserverEvents holds every event received on the data channel, in order.
+// The server's speech (TTS) arrives on the answer's audio track and plays in the <audio> element;
+// the text box sends tts.speak on the data channel (tts.cancel stops it).
 "use strict";
 
 (() => {
@@ -25,6 +27,12 @@
     finals: document.getElementById("finals"),
     log: document.getElementById("log"),
     keypad: document.getElementById("keypad"),
+    speakForm: document.getElementById("speak-form"),
+    speakText: document.getElementById("speak-text"),
+    speak: document.getElementById("speak"),
+    speakCancel: document.getElementById("speak-cancel"),
+    speaking: document.getElementById("speaking"),
+    remote: document.getElementById("remote"),
   };
 
   let pc = null;
@@ -66,6 +74,12 @@
         ui.partial.textContent = "";
         break;
       }
+      case "tts.speaking_start":
+        ui.speaking.hidden = false;
+        break;
+      case "tts.speaking_end":
+        ui.speaking.hidden = true;
+        break;
       case "session.closed":
         setState("closed");
         if (closedSeen) closedSeen();
@@ -136,7 +150,11 @@
         }
       });
       const track = stream.getAudioTracks()[0];
-      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      // sendrecv: the server answers with its speech on the same transceiver.
+      const transceiver = pc.addTransceiver(track, { direction: "sendrecv", streams: [stream] });
+      pc.addEventListener("track", (event) => {
+        ui.remote.srcObject = event.streams[0] || new MediaStream([event.track]);
+      });
       sender = transceiver.sender;
       preferCodec(transceiver, params.get("codec"));
       await pc.setLocalDescription(await pc.createOffer());
@@ -155,6 +173,7 @@
       ui.callId.textContent = body.id;
       await pc.setRemoteDescription({ type: body.type, sdp: body.sdp });
       ui.stop.disabled = false;
+      setSpeakEnabled(true);
     } catch (err) {
       fail(err);
     }
@@ -179,7 +198,28 @@
     return true;
   }
 
+  function setSpeakEnabled(on) {
+    ui.speakText.disabled = ui.speak.disabled = ui.speakCancel.disabled = !on;
+    if (!on) ui.speaking.hidden = true;
+  }
+
+  function command(message) {
+    if (!channel || channel.readyState !== "open") return false;
+    channel.send(JSON.stringify(message));
+    return true;
+  }
+
+  function speak(text) {
+    return Boolean(text && text.trim()) && command({ type: "tts.speak", text });
+  }
+
+  function cancelSpeech() {
+    return command({ type: "tts.cancel" });
+  }
+
   function teardown() {
+    setSpeakEnabled(false);
+    if (ui.remote) ui.remote.srcObject = null;
     if (pc) pc.close();
     if (stream) stream.getTracks().forEach((t) => t.stop());
     pc = channel = stream = sender = closedSeen = null;
@@ -205,7 +245,12 @@
 
   ui.start.addEventListener("click", start);
   ui.stop.addEventListener("click", stop);
-  window.mediaserverDemo = { start, stop, sendDtmf, status };
+  ui.speakForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (speak(ui.speakText.value)) ui.speakText.value = "";
+  });
+  ui.speakCancel.addEventListener("click", cancelSpeech);
+  window.mediaserverDemo = { start, stop, sendDtmf, speak, cancelSpeech, status };
 
   if (params.get("autostart") === "1") start();
 })();

@@ -19,6 +19,10 @@ def test_demo_page_and_script_are_served(settings: Settings) -> None:
             'id="partial"',
             'id="finals"',
             'id="log"',
+            'id="speak-text"',
+            'id="speak"',
+            'id="speak-cancel"',
+            'id="remote"',
         ):
             assert element in page.text
         script = client.get("/static/app.js")
@@ -26,4 +30,6 @@ def test_demo_page_and_script_are_served(settings: Settings) -> None:
         assert script.headers["content-type"].startswith("text/javascript")
         assert "window.mediaserverEvents" in script.text
         assert "/v1/webrtc/offer" in script.text
+        assert "tts.speak" in script.text
+        assert 'direction: "sendrecv"' in script.text  # the server's speech comes back
         assert "default-src 'self'" in script.headers["content-security-policy"]
