@@ -88,6 +88,7 @@ class _Utterance:
     text: str
     voice: str | None
     speed: float
+    started: bool = False  # `tts.speaking_start` was emitted
 
 
 class SpeakerCall(Protocol):
@@ -159,6 +160,7 @@ class Speaker:
         self._wakeup.set()
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"speaker-{self._call.id}")
+            self._task.add_done_callback(self._ended)
         return Queued(utterance.id, self.queued)
 
     def cancel(self, reason: str = "requested") -> int:
@@ -192,6 +194,13 @@ class Speaker:
 
     # -- the task ------------------------------------------------------------------------
 
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # The loop ends only by `close`; anything else is our bug: the call stops speaking.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("speaker.failed", call_id=self._call.id, error=type(exc).__name__)
+            self._closed = True
+            self._unmute()
+
     async def _run(self) -> None:
         while not self._closed:
             while not self._queue:
@@ -213,6 +222,8 @@ class Speaker:
             finally:
                 self._current, self._playing = None, None
                 self._unmute()
+            if not utterance.started:
+                continue  # cancelled or failed before its first word: no start, so no end
             if cancelled:
                 self.cancelled += 1
                 self._call.emit(
@@ -228,6 +239,7 @@ class Speaker:
     async def _play(self, utterance: _Utterance) -> None:
         sink = self.sink()
         self._mute()
+        utterance.started = True
         self._call.emit("tts.speaking_start", utterance_id=utterance.id)
         resampler: Resampler[np.int16] | None = None
         try:

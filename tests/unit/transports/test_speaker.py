@@ -168,3 +168,14 @@ async def test_on_mute_follows_the_playback() -> None:
     speaker.speak("um")
     await call.wait_ends(1)
     assert seen == [True, False]
+
+
+async def test_cancel_before_the_first_word_emits_nothing() -> None:
+    speaker, call, wire = make(ToneSynthesizer(seconds=0.2))
+    speaker.speak("um")
+    assert speaker.cancel() == 1
+    await asyncio.sleep(0.05)
+    assert (call.events, wire.frames, call.muted) == ([], [], False)
+    speaker.speak("dois")  # the speaker goes on
+    await call.wait_ends(1)
+    assert call.types() == ["tts.speaking_start", "tts.speaking_end"]
