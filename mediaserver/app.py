@@ -21,12 +21,13 @@ from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.registry import Registry
-from mediaserver.engines.supervisor import Supervisor, options_from_settings
+from mediaserver.engines.service import build_supervisor
+from mediaserver.engines.supervisor import Supervisor
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
 from mediaserver.transports.webrtc import WebRtcGateway
-from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
+from mediaserver.transports.worker_recognizers import WorkerRecognizers
 
 log = structlog.get_logger("mediaserver.app")
 T = TypeVar("T")
@@ -62,9 +63,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     runtime = Runtime(settings=settings, metrics=metrics or Metrics())
     registry = Registry.from_settings(settings)
     runtime.registry = registry
-    runtime.supervisor = Supervisor(
-        registry_resolver(registry), options_from_settings(settings), runtime.metrics
-    )
+    runtime.supervisor = build_supervisor(settings, registry, runtime.metrics)
     runtime.postprocessing = default_postprocess(settings, runtime.metrics)
     runtime.calls = CallManager(
         settings,
