@@ -16,12 +16,14 @@ from mediaserver.api import calls as calls_api
 from mediaserver.api import demo as demo_page
 from mediaserver.api import errors, health, transcriptions
 from mediaserver.api import models as models_api
+from mediaserver.api import speech as speech_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.registry import Registry
 from mediaserver.engines.service import build_supervisor
+from mediaserver.engines.speech import SpeechService
 from mediaserver.engines.supervisor import Supervisor
 from mediaserver.observability import Metrics
 from mediaserver.transports.calls import Call, CallManager
@@ -51,6 +53,8 @@ class Runtime:
     # The one post-processing pipeline (ITN, entities, hot words), on its own thread; calls
     # and batch requests share it (built in create_app, warmed up in the lifespan).
     postprocessing: ThreadedPostprocess = field(init=False)
+    # Text to speech (POST /v1/audio/speech): audio cache and warm-up here, engines in workers.
+    speech: SpeechService = field(init=False)
 
     async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
         """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
@@ -64,6 +68,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     registry = Registry.from_settings(settings)
     runtime.registry = registry
     runtime.supervisor = build_supervisor(settings, registry, runtime.metrics)
+    runtime.speech = SpeechService(runtime.supervisor, registry, settings, runtime.metrics)
     runtime.postprocessing = default_postprocess(settings, runtime.metrics)
     runtime.calls = CallManager(
         settings,
@@ -80,12 +85,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         await runtime.supervisor.start()
         await runtime.calls.start()
         runtime.postprocessing.warm_up()
+        runtime.speech.start_warm_up()
         try:
             yield
         finally:
             runtime.draining = True
             await runtime.calls.stop()
             await runtime.webrtc.close()
+            await runtime.speech.aclose()
             await runtime.supervisor.close()
             runtime.postprocessing.close()
             log.info("server.stop")
@@ -96,6 +103,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             *calls_api.routes,
             *transcriptions.routes,
             *models_api.routes,
+            *speech_api.routes,
             *webrtc_api.routes,
             *demo_page.routes,
         ],

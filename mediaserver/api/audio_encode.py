@@ -31,7 +31,7 @@ SpeechFormat = Literal["wav", "pcm", "mp3", "opus", "flac"]
 SPEECH_FORMATS: Final[tuple[SpeechFormat, ...]] = get_args(SpeechFormat)
 MEDIA_TYPES: Final[dict[SpeechFormat, str]] = {
     "wav": "audio/wav",
-    "pcm": "audio/L16",  # the rate goes in the `rate=` parameter (RFC 2586) and X-Sample-Rate
+    "pcm": "audio/pcm",  # s16le mono; the API sends the rate in X-Sample-Rate
     "mp3": "audio/mpeg",
     "opus": "audio/ogg; codecs=opus",
     "flac": "audio/flac",
@@ -172,7 +172,9 @@ class AvEncoder:
         )
         self._sink = _Sink()
         self._container = av.open(self._sink, mode="w", format=muxer, options=options)
-        self._stream = self._container.add_stream(codec, rate=self.sample_rate, layout="mono")
+        stream = self._container.add_stream(codec, rate=self.sample_rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # an audio codec makes an audio stream
+        self._stream = stream
         self._pts = 0
         self._finished = False
 

@@ -67,6 +67,14 @@ def stt_model(registry: Registry, name: str) -> InstalledModel:
     return model
 
 
+def tts_model(registry: Registry, name: str) -> InstalledModel:
+    """The installed text-to-speech model `name` (ModelNotFoundError, ModelTypeError if not)."""
+    model = registry.get(name)
+    if model.manifest.type != "tts":
+        raise ModelTypeError(f"model {name!r} is a {model.manifest.type} model, not text-to-speech")
+    return model
+
+
 def build_supervisor(
     settings: Settings,
     registry: Registry,
