@@ -188,9 +188,13 @@ class SpeechService:
     async def _synthesized(
         self, model: str, text: str, voice: str, speed: float
     ) -> AsyncGenerator[tuple[Pcm16, int], None]:
-        async for pcm, rate in self.supervisor.synthesize(model, text, voice, speed=speed):
-            if pcm:
-                yield np.frombuffer(pcm, "<i2").astype(np.int16, copy=False), rate
+        source = self.supervisor.synthesize(model, text, voice, speed=speed)
+        try:
+            async for pcm, rate in source:
+                if pcm:
+                    yield np.frombuffer(pcm, "<i2").astype(np.int16, copy=False), rate
+        finally:
+            await source.aclose()  # frees the worker slot at once when the caller stops early
 
     async def _recorded(
         self, key: CacheKey, first: Pcm16, rest: AsyncGenerator[tuple[Pcm16, int], None]
