@@ -26,6 +26,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+import anyio
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -151,7 +152,10 @@ async def _body(stream: SpeechStream, encoder: AudioEncoder) -> AsyncIterator[by
         log.warning("speech.stream_broken", model=stream.model, error=type(exc).__name__)
         raise
     finally:
-        await stream.aclose()
+        # Shielded: after a client disconnect the scope is cancelled, and an unclosed stream
+        # would hold its worker slot (and keep the worker synthesizing) until collected.
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
 
 
 async def list_voices(request: Request) -> Response:

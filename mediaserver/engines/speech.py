@@ -20,7 +20,9 @@ survives a worker restart or idle unload. Keys are (model, voice, speed, speakab
 early stores nothing.
 
 Voice `None` is the model's default: `tts.default_voice` for the default model
-(`models.default_tts`), the voice in the model's own config for any other.
+(`models.default_tts`), the voice in the model's own config for any other. The pt-BR
+normalization (`mediaserver.domain.speakable`) applies to Portuguese voices (and to a model's
+default voice); an English voice reads "R$ 10" its own way.
 """
 
 from __future__ import annotations
@@ -147,8 +149,8 @@ class SpeechService:
         """Start saying `text`; raises before any audio for every fault of the request."""
         installed = self.model(model)
         name = installed.name
-        voice = await self._checked_voice(installed, voice)
-        said = self._speakable(text)
+        voice, portuguese = await self._checked_voice(installed, voice)
+        said = self._speakable(text, portuguese)
         key = CacheKey.of(name, voice, check_speed(speed), said)
         rate = self._rates.get(name)
         cached = self.cache.get(key)
@@ -165,25 +167,30 @@ class SpeechService:
         self._rates[name] = first_rate
         return SpeechStream(name, first_rate, self._recorded(key, first, chunks), cached=False)
 
-    def _speakable(self, text: str) -> str:
+    def _speakable(self, text: str, portuguese: bool = True) -> str:
         if not isinstance(text, str):
             raise ValueError(f"input must be a string, got {type(text).__name__}")
         if len(text) > MAX_INPUT_CHARS:
             raise ValueError(
                 f"input is {len(text)} characters long; the limit is {MAX_INPUT_CHARS}"
             )
-        return check_text(self._normalize(check_text(text)))
+        text = check_text(text)
+        return check_text(self._normalize(text)) if portuguese else text
 
-    async def _checked_voice(self, model: InstalledModel, voice: str | None) -> str:
-        """The voice to ask the worker for ("" = the engine's default)."""
+    async def _checked_voice(self, model: InstalledModel, voice: str | None) -> tuple[str, bool]:
+        """The voice to ask the worker for ("" = the engine's default), and whether it speaks
+        Portuguese (pt-BR normalization is for Portuguese voices only; unknown: assume so)."""
         if voice is None or voice == "":
             default = model.name == self.settings.models.default_tts
-            return self.settings.tts.default_voice if default else ""
+            voice = self.settings.tts.default_voice if default else ""
         voices = await self.model_voices(model)
-        known = {v.id for v in voices}
-        if known and voice not in known and voice.lower() not in known:
+        if not voice or not voices:
+            return voice, True
+        by_id = {v.id: v for v in voices}
+        found = by_id.get(voice) or by_id.get(voice.lower())
+        if found is None:
             raise InvalidVoiceError(voice, voices, model.name)
-        return voice
+        return voice, found.language in ("und", "") or found.language.lower().startswith("pt")
 
     async def _synthesized(
         self, model: str, text: str, voice: str, speed: float
@@ -224,10 +231,10 @@ class SpeechService:
         Warm-up is not traffic: it counts neither hits nor misses.
         """
         installed = self.model(model)
-        voice = await self._checked_voice(installed, voice)
+        voice, portuguese = await self._checked_voice(installed, voice)
         done = 0
         for phrase in self.settings.tts.warmup_phrases if phrases is None else phrases:
-            key = CacheKey.of(installed.name, voice, 1.0, self._speakable(phrase))
+            key = CacheKey.of(installed.name, voice, 1.0, self._speakable(phrase, portuguese))
             if key in self.cache:
                 continue
             pieces = [p async for p in self._synthesized(installed.name, key.text, voice, 1.0)]

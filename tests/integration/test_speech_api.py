@@ -133,6 +133,20 @@ def test_kokoro_audio_arrives_while_later_clauses_are_synthesized(server: str) -
     assert kokoro_in_flight(server) == 0
 
 
+def test_a_client_that_hangs_up_frees_the_worker(server: str) -> None:
+    assert speech(server, "Oi.", model="kokoro").status_code == 200  # the worker is up
+    body = {"model": "kokoro", "input": " ".join(["Olá. Bom dia."] * 30), "response_format": "pcm"}
+    with httpx.stream("POST", f"{server}/v1/audio/speech", json=body, timeout=120) as response:
+        assert response.status_code == 200
+        pieces = response.iter_raw()  # kept: dropping it would close the response now
+        assert next(pieces)
+        assert kokoro_in_flight(server) == 1
+    deadline = time.monotonic() + 4  # 60 clauses take the worker 10 s or more
+    while kokoro_in_flight(server):
+        assert time.monotonic() < deadline, "the synthesis goes on for a client that left"
+        time.sleep(0.05)
+
+
 def test_repeated_prompt_is_a_cache_hit(server: str) -> None:
     text = "Seu protocolo é 2024 0001."
     hits = metric(server, "mediaserver_tts_cache_hits_total")

@@ -14,6 +14,7 @@ from mediaserver.engines.service import build_supervisor
 from mediaserver.engines.speech import MAX_INPUT_CHARS, InvalidVoiceError, SpeechService
 from mediaserver.engines.supervisor import Supervisor
 from mediaserver.engines.tts.base import UnknownVoiceError
+from mediaserver.engines.tts.cache import CacheKey
 from mediaserver.observability import Metrics
 
 LONG_TEXT = " ".join(f"Esta é a frase número {n}, dita para testar o fluxo." for n in range(40))
@@ -122,3 +123,13 @@ async def test_a_missing_default_model_does_not_stop_the_warm_up_caller(
     speech.start_warm_up()
     assert await speech.warmed_up() == 0
     await speech.aclose()
+
+
+async def test_pt_br_normalization_is_for_portuguese_voices(
+    supervisor: Supervisor, settings: Settings
+) -> None:
+    speech = service(supervisor, settings, Metrics())
+    await said(speech, "R$ 10,00")
+    await said(speech, "R$ 10,00", voice="en-us")
+    assert CacheKey.of("espeak-ng", "pt-br", 1.0, "dez reais") in speech.cache
+    assert CacheKey.of("espeak-ng", "en-us", 1.0, "R$ 10,00") in speech.cache
