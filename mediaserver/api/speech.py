@@ -13,6 +13,8 @@ still synthesizing the rest. Choices where OpenAI's contract does not fit ours:
 - `speed` must be within 0.5..2.0 (400 otherwise): OpenAI allows 0.25..4.0, but our engines
   turn faster or slower speech into noise, and silently clamping would lie to the caller.
 - `input`: at most 4096 characters, made speakable for pt-BR first (R$ amounts, CPF, dates).
+- Headers: `X-Sample-Rate` (of the audio sent), `X-Cache: hit|miss` (the audio cache keeps
+  PCM, so one prompt is a hit in any format once said in one).
 
 Every fault of the request is reported before the first byte. A worker crash in the middle of
 a stream aborts the body (the status line has left already): the client sees a truncated
