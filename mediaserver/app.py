@@ -13,9 +13,10 @@ from starlette.middleware import Middleware
 
 from mediaserver import __version__
 from mediaserver.api import calls as calls_api
+from mediaserver.api import calls_rtp, errors, health, transcriptions
 from mediaserver.api import demo as demo_page
-from mediaserver.api import errors, health, transcriptions
 from mediaserver.api import models as models_api
+from mediaserver.api import realtime as realtime_api
 from mediaserver.api import speech as speech_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
@@ -26,8 +27,10 @@ from mediaserver.engines.service import build_supervisor
 from mediaserver.engines.speech import SpeechService
 from mediaserver.engines.supervisor import Supervisor
 from mediaserver.observability import Metrics
+from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
+from mediaserver.transports.rtp import RtpTransport
 from mediaserver.transports.webrtc import WebRtcGateway
 from mediaserver.transports.worker_recognizers import WorkerRecognizers
 
@@ -48,6 +51,8 @@ class Runtime:
     supervisor: Supervisor = field(init=False)
     # Every live call of every transport (built in create_app, started in the lifespan).
     calls: CallManager = field(init=False)
+    # UDP ports for POST /v1/calls; None when rtp.enabled is false.
+    rtp: RtpTransport | None = None
     # Installed models (what the supervisor resolves names against).
     registry: Registry = field(init=False)
     # The one post-processing pipeline (ITN, entities, hot words), on its own thread; calls
@@ -59,8 +64,11 @@ class Runtime:
     async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
         """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
         return await self.postprocessing.run(fn)
+
     # Peer connections of WebRTC calls (POST /v1/webrtc/offer).
     webrtc: WebRtcGateway = field(default_factory=WebRtcGateway)
+    # The AudioSocket TCP listener (None when disabled); started in the lifespan.
+    audiosocket: AudioSocketServer | None = None
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
@@ -78,19 +86,33 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         draining=lambda: runtime.draining,
     )
     runtime.active_calls = runtime.calls.calls
+    if settings.rtp.enabled:
+        runtime.rtp = RtpTransport(settings.rtp, runtime.calls, runtime.metrics)
+    if settings.audiosocket.enabled:
+        runtime.audiosocket = AudioSocketServer(
+            settings.audiosocket, runtime.calls, runtime.metrics
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("server.start", version=__version__, host=settings.server.host)
+        # Before anything is live: loading (or first building) NeMo's grammars holds the GIL
+        # for up to seconds, which would stall every call's audio if done while serving.
+        await runtime.postprocessing.start()
         await runtime.supervisor.start()
         await runtime.calls.start()
-        runtime.postprocessing.warm_up()
         runtime.speech.start_warm_up()
         try:
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.start()
             yield
         finally:
             runtime.draining = True
             await runtime.calls.stop()
+            if runtime.rtp is not None:
+                await runtime.rtp.close()
+            if runtime.audiosocket is not None:
+                await runtime.audiosocket.stop()  # after the drain: its calls have hung up
             await runtime.webrtc.close()
             await runtime.speech.aclose()
             await runtime.supervisor.close()
@@ -104,7 +126,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             *transcriptions.routes,
             *models_api.routes,
             *speech_api.routes,
+            *calls_rtp.routes,
             *webrtc_api.routes,
+            *realtime_api.routes,
             *demo_page.routes,
         ],
         exception_handlers=errors.EXCEPTION_HANDLERS,

@@ -82,6 +82,37 @@ class Metrics:
             "Input frames not fed to VAD/STT while the call speaks",
             registry=r,
         )
+        self.audiosocket_connections = Counter(
+            f"{p}_audiosocket_connections_total", "AudioSocket TCP connections accepted", registry=r
+        )
+        self.audiosocket_protocol_errors = Counter(
+            f"{p}_audiosocket_protocol_errors_total",
+            "AudioSocket connections closed for breaking the framing",
+            registry=r,
+        )
+        self.audiosocket_refused = Counter(
+            f"{p}_audiosocket_refused_total",
+            "AudioSocket connections refused (duplicate call id, draining, call limit)",
+            registry=r,
+        )
+        self.realtime_sessions = Counter(
+            f"{p}_realtime_sessions_total", "WebSocket realtime sessions opened", registry=r
+        )
+        self.realtime_bad_messages = Counter(
+            f"{p}_realtime_bad_messages_total",
+            "WebSocket realtime messages rejected (bad JSON, unknown type, bad audio frame)",
+            registry=r,
+        )
+        self.realtime_rate_limited = Counter(
+            f"{p}_realtime_rate_limited_total",
+            "Times a WebSocket client was told it sends audio faster than allowed",
+            registry=r,
+        )
+        self.realtime_frames_dropped = Counter(
+            f"{p}_realtime_frames_dropped_total",
+            "WebSocket audio frames dropped beyond the backlog limit",
+            registry=r,
+        )
         self.tts_cache_hits = Counter(
             f"{p}_tts_cache_hits_total", "TTS prompts served from the audio cache", registry=r
         )
@@ -130,6 +161,16 @@ class Metrics:
             "One VAD tick: a batched Silero inference for every call fed since the last one",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
             registry=r,
+        )
+        self.rtp_packets = Counter(
+            f"{p}_rtp_packets_total",
+            "RTP packets of ended calls by outcome: received, lost, rejected, malformed, "
+            "late, duplicate, reordered",
+            ["outcome"],
+            registry=r,
+        )
+        self.rtp_ports_in_use = Gauge(
+            f"{p}_rtp_ports_in_use", "UDP ports held by RTP calls", registry=r
         )
         self.api_errors = Counter(
             f"{p}_api_errors_total", "API error responses, by error code", ["code"], registry=r

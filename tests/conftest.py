@@ -24,5 +24,7 @@ def settings(tmp_path: Path) -> Settings:
             "MEDIASERVER_MODELS_DIR": str(tmp_path / "models"),
             # Building NeMo's grammars takes seconds per fresh models directory.
             "MEDIASERVER_POSTPROCESS__NEMO": "false",
+            # Tests that want the AudioSocket listener enable it on a free port.
+            "MEDIASERVER_AUDIOSOCKET__ENABLED": "false",
         }
     )

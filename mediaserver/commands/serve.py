@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from mediaserver.config import ServerSettings, Settings
+from mediaserver.config import ServerSettings, Settings, WebSocketSettings
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +33,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def websocket_options(ws: WebSocketSettings) -> dict[str, Any]:
+    """uvicorn's WebSocket arguments. The websockets-sansio implementation pings every
+    `ping_interval_s` and closes (1011) a socket whose pong is `pong_timeout_s` late; uvicorn
+    applies this per server, not per socket. Frames past 4x `max_message_bytes` are refused
+    by uvicorn (1009); smaller oversize ones get an `error` event from the session."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": 4 * ws.max_message_bytes,
+        "ws_ping_interval": ws.ping_interval_s,
+        "ws_ping_timeout": ws.pong_timeout_s,
+    }
 
 
 def bind_refusal(server: ServerSettings) -> str | None:
@@ -82,9 +95,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         loop=loop,
         log_config=None,
         access_log=False,
-        ws_max_size=settings.websocket.max_message_bytes,
         # Calls were drained before uvicorn shuts down; what is left gets this long.
         timeout_graceful_shutdown=5,
+        **websocket_options(settings.websocket),
     )
     runtime = app.state.runtime
     drainer = Drainer(

@@ -62,10 +62,10 @@ class ThreadedPostprocess:
             self._instance = self._factory()
         return self._instance
 
-    def warm_up(self) -> None:
-        """Build (and load NeMo) now, in the background: the first final waits behind it
-        instead of paying for it, and start-up does not wait at all."""
-        self._executor.submit(self._get)
+    async def start(self) -> None:
+        """Build the pipeline (and load NeMo) now, awaiting it: the server calls this before
+        it serves anything, because the build holds the GIL and would stall live audio."""
+        await self.run(lambda processor: None)
 
     async def run(self, fn: Callable[[Postprocessor], T]) -> T:
         """`fn(postprocessor)` on the post-processing thread."""

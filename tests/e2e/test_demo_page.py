@@ -49,6 +49,9 @@ async def shown(page: Chromium) -> list[str]:
 @pytest.mark.parametrize(("codec", "rate", "key"), [("opus", 48000, "k-1"), ("PCMU", 8000, None)])
 async def test_demo_page_call(tmp_path: Path, codec: str, rate: int, key: str | None) -> None:
     environ = {"MEDIASERVER_MODELS_DIR": str(tmp_path / "models")}
+    environ["MEDIASERVER_AUDIOSOCKET__ENABLED"] = "false"  # no fixed port 9092 in tests
+    # No NeMo grammar build (seconds of CPU) competing with the browser's audio capture.
+    environ["MEDIASERVER_POSTPROCESS__NEMO"] = "false"
     if key is not None:  # the page sends the key from its URL fragment
         environ["MEDIASERVER_API_KEYS"] = key
     settings = load_settings(environ=environ)

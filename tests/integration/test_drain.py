@@ -58,6 +58,7 @@ def serve(tmp_path: Path, **env: str) -> Iterator[Server]:
         "MEDIASERVER_MODELS_DIR": str(tmp_path / "models"),
         "MEDIASERVER_API_KEYS": KEY,
         "MEDIASERVER_LOGGING__FORMAT": "json",
+        "MEDIASERVER_AUDIOSOCKET__ENABLED": "false",  # no fixed port 9092 in tests
         **env,
     }
     with log.open("wb") as out:

@@ -1,0 +1,52 @@
+"""POST /v1/calls: create a call that receives RTP on a port of its own.
+
+Body: the call options (`model`, `language`, `hot_words`, `vad`, `timeouts`, ...) plus the media
+keys read by the RTP transport (`codec`, `sample_rate`, `payload_type`, `dtmf_payload_type`,
+`media_timeout_s`, `allowed_sources`). Answer: `201 {"id", "rtp": {"host", "port"}, "events_url"}`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mediaserver.api.errors import ApiError
+from mediaserver.transports.calls import CallRefused
+from mediaserver.transports.ports import PortsExhausted
+from mediaserver.transports.rtp import RtpTransport
+
+
+async def create_call(request: Request) -> Response:
+    transport: RtpTransport | None = getattr(request.app.state.runtime, "rtp", None)
+    if transport is None:
+        raise ApiError(503, "rtp_disabled", "RTP calls are disabled on this server")
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    try:
+        opened = await transport.open_call(body)
+    except CallRefused as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    except PortsExhausted as exc:
+        raise ApiError(503, "rtp_ports_exhausted", str(exc)) from None
+    except ValueError as exc:
+        param = getattr(exc, "param", None)
+        raise ApiError(400, "invalid_request", str(exc), param=param) from None
+    call = opened.call
+    return JSONResponse(
+        {
+            "id": call.id,
+            "rtp": {"host": opened.host, "port": opened.port},
+            "events_url": call.events_url,
+        },
+        status_code=201,
+    )
+
+
+routes = [Route("/v1/calls", create_call, methods=["POST"])]

@@ -1,0 +1,176 @@
+"""Outbound RTP: PCM16 cut into 20 ms packets and sent on deadlines.
+
+``RtpPacketizer`` is pure: it turns PCM16 little-endian at the call's rate into RTP packets
+with consecutive sequence numbers and timestamps, the marker bit on the first packet of each
+talkspurt. ``RtpSender`` sends them to the latched peer from the call's own socket (symmetric
+RTP), packet ``n`` of a talkspurt at ``start + n * ptime``, armed with ``loop.call_at``: no
+sleep loop, so timer lateness never accumulates into drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import deque
+from collections.abc import Callable
+
+from mediaserver.codecs.rtp import RtpPacket
+from mediaserver.transports.latch import Address
+from mediaserver.transports.rtp_format import RtpFormat
+
+PTIME_S = 0.02
+
+
+class RtpPacketizer:
+    """PCM16 -> RTP packets of ``ptime_ms``; a partial frame waits for more PCM or ``flush``."""
+
+    __slots__ = ("_frame_bytes", "_pending", "format", "samples", "sequence", "ssrc", "timestamp")
+
+    def __init__(
+        self,
+        fmt: RtpFormat,
+        *,
+        ssrc: int | None = None,
+        sequence: int | None = None,
+        timestamp: int | None = None,
+        ptime_ms: int = 20,
+    ) -> None:
+        if not 10 <= ptime_ms <= 60 or ptime_ms % 10:
+            raise ValueError(f"ptime_ms must be 10, 20, ... 60, got {ptime_ms}")
+        self.format = fmt
+        # RFC 3550 section 5.1: random initial values.
+        self.ssrc = secrets.randbits(32) if ssrc is None else ssrc
+        self.sequence = secrets.randbits(16) if sequence is None else sequence
+        self.timestamp = secrets.randbits(32) if timestamp is None else timestamp
+        self.samples = fmt.sample_rate * ptime_ms // 1000  # per packet
+        self._frame_bytes = self.samples * 2
+        self._pending = b""
+
+    def packetize(self, pcm: bytes, *, talkspurt_start: bool = False) -> list[bytes]:
+        """Packets for every whole frame of ``pending + pcm``; the marker bit goes on the first
+        one when ``talkspurt_start``."""
+        if len(pcm) & 1:
+            raise ValueError(f"PCM16 input must have an even number of bytes, got {len(pcm)}")
+        data = self._pending + pcm
+        whole = len(data) - len(data) % self._frame_bytes
+        self._pending = data[whole:]
+        packets = []
+        marker = talkspurt_start
+        for offset in range(0, whole, self._frame_bytes):
+            packets.append(self._packet(data[offset : offset + self._frame_bytes], marker))
+            marker = False
+        return packets
+
+    def flush(self) -> list[bytes]:
+        """The partial frame left over, padded with silence to a whole packet (end of speech)."""
+        if not self._pending:
+            return []
+        frame = self._pending + bytes(self._frame_bytes - len(self._pending))
+        self._pending = b""
+        return [self._packet(frame, False)]
+
+    def skip(self, samples: int) -> None:
+        """Advance the timestamp over a silent gap (nothing sent): RTP time follows real time."""
+        if samples < 0:
+            raise ValueError(f"cannot skip {samples} samples")
+        self.timestamp = (self.timestamp + samples) & 0xFFFFFFFF
+
+    def _packet(self, frame: bytes, marker: bool) -> bytes:
+        packet = RtpPacket(
+            self.format.send_payload_type,
+            self.sequence,
+            self.timestamp,
+            self.ssrc,
+            marker,
+            payload=self.format.encode(frame),
+        )
+        self.sequence = (self.sequence + 1) & 0xFFFF
+        self.timestamp = (self.timestamp + self.samples) & 0xFFFFFFFF
+        return bytes(packet)
+
+
+class RtpSender:
+    """Paces one call's outbound packets to one peer on ``start + n * ptime`` deadlines."""
+
+    def __init__(
+        self,
+        send: Callable[[bytes, Address], None],
+        address: Address,
+        packetizer: RtpPacketizer,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._send = send
+        self.address = address
+        self.packetizer = packetizer
+        self._loop = loop or asyncio.get_running_loop()
+        self._ptime = packetizer.samples / packetizer.format.sample_rate
+        self._queue: deque[bytes] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._start = 0.0  # deadline of packet 0 of the current talkspurt
+        self._sent_in_spurt = 0
+        self._idle_since: float | None = None  # end of the last packet sent
+        self._drained: asyncio.Event = asyncio.Event()
+        self._drained.set()
+        self.packets_sent = 0
+
+    @property
+    def queued_s(self) -> float:
+        """Audio waiting to be sent, in seconds."""
+        return len(self._queue) * self._ptime
+
+    def send(self, pcm: bytes) -> None:
+        """Queue PCM16 little-endian at the call's rate; sending starts at once if idle."""
+        starting = self._timer is None and not self._queue
+        if starting and self._idle_since is not None:
+            gap = max(0.0, self._loop.time() - self._idle_since)
+            self.packetizer.skip(round(gap * self.packetizer.format.sample_rate))
+        self._enqueue(self.packetizer.packetize(pcm, talkspurt_start=starting))
+
+    def end(self) -> None:
+        """The utterance is over: send the partial frame left, padded with silence."""
+        self._enqueue(self.packetizer.flush())
+
+    def cancel(self) -> None:
+        """Drop everything queued (barge-in); the next ``send`` starts a new talkspurt."""
+        self._queue.clear()
+        self.packetizer.flush()
+        self._stop()
+
+    async def drained(self) -> None:
+        """Wait until every queued packet has been sent (or cancelled)."""
+        await self._drained.wait()
+
+    def close(self) -> None:
+        self.cancel()
+
+    def _enqueue(self, packets: list[bytes]) -> None:
+        if not packets:
+            return
+        self._queue.extend(packets)
+        self._drained.clear()
+        if self._timer is None:
+            # Never before the end of the previous packet: back-to-back talkspurts stay paced.
+            self._start = max(self._loop.time(), self._idle_since or 0.0)
+            self._sent_in_spurt = 0
+            self._tick()
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        # Everything due is sent, late or not: the receiver's jitter buffer absorbs lateness,
+        # skipping packets would cut audio.
+        while self._queue and self._start + self._sent_in_spurt * self._ptime <= now:
+            self._send(self._queue.popleft(), self.address)
+            self._sent_in_spurt += 1
+            self.packets_sent += 1
+        if self._queue:
+            deadline = self._start + self._sent_in_spurt * self._ptime
+            self._timer = self._loop.call_at(deadline, self._tick)
+        else:
+            self._idle_since = self._start + self._sent_in_spurt * self._ptime
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._drained.set()
