@@ -128,8 +128,9 @@ class SpeechService:
         if metrics is not None:
             metrics.tts_cache_entries.set_function(lambda: len(self.cache))
         self._normalize = normalize
-        self._rates: dict[str, int] = {}  # model -> rate of its audio, learned from its worker
-        self._voices: dict[str, list[Voice]] = {}  # model -> its voices (they never change)
+        # Per installed copy of a model (see `_engine_id`): its audio's rate, its voices.
+        self._rates: dict[str, int] = {}  # learned from its worker
+        self._voices: dict[str, list[Voice]] = {}
         self._warm_up: asyncio.Task[int] | None = None
 
     # -- requests -------------------------------------------------------------------------
@@ -151,8 +152,8 @@ class SpeechService:
         name = installed.name
         voice, portuguese = await self._checked_voice(installed, voice)
         said = self._speakable(text, portuguese)
-        key = CacheKey.of(name, voice, check_speed(speed), said)
-        rate = self._rates.get(name)
+        key = CacheKey.of(_engine_id(installed), voice, check_speed(speed), said)
+        rate = self._rates.get(key.engine)
         cached = self.cache.get(key)
         if cached is not None and rate is not None:
             return SpeechStream(name, rate, _replay(cached), cached=True)
@@ -164,7 +165,7 @@ class SpeechService:
         except BaseException:
             await chunks.aclose()
             raise
-        self._rates[name] = first_rate
+        self._rates[key.engine] = first_rate
         return SpeechStream(name, first_rate, self._recorded(key, first, chunks), cached=False)
 
     def _speakable(self, text: str, portuguese: bool = True) -> str:
@@ -234,12 +235,13 @@ class SpeechService:
         voice, portuguese = await self._checked_voice(installed, voice)
         done = 0
         for phrase in self.settings.tts.warmup_phrases if phrases is None else phrases:
-            key = CacheKey.of(installed.name, voice, 1.0, self._speakable(phrase, portuguese))
+            said = self._speakable(phrase, portuguese)
+            key = CacheKey.of(_engine_id(installed), voice, 1.0, said)
             if key in self.cache:
                 continue
             pieces = [p async for p in self._synthesized(installed.name, key.text, voice, 1.0)]
             if pieces:
-                self._rates[installed.name] = pieces[0][1]
+                self._rates[key.engine] = pieces[0][1]
                 self.cache.put(key, [pcm for pcm, _ in pieces])
                 done += 1
         return done
@@ -272,14 +274,14 @@ class SpeechService:
 
     async def model_voices(self, model: InstalledModel) -> list[Voice]:
         """The voices of an installed TTS model ([] when they cannot be listed)."""
-        voices = self._voices.get(model.name)
+        voices = self._voices.get(_engine_id(model))
         if voices is None:
             try:
                 voices = await asyncio.to_thread(list_voices, model)
             except ModelLoadError as exc:
                 log.warning("tts.voices_unavailable", model=model.name, reason=str(exc))
                 return []
-            self._voices[model.name] = voices
+            self._voices[_engine_id(model)] = voices
         return voices
 
     async def voices(self, model: str | None = None) -> list[ModelVoice]:
@@ -290,6 +292,13 @@ class SpeechService:
             installed = await asyncio.to_thread(self.registry.installed)
             models = [m for m in installed if m.manifest.type == "tts"]
         return [ModelVoice(m.name, v) for m in models for v in await self.model_voices(m)]
+
+
+def _engine_id(model: InstalledModel) -> str:
+    """The model's name, plus its install time: a model removed and pulled again (other
+    voices, another rate) never meets the audio or voices of the copy it replaced."""
+    at = model.manifest.installed_at
+    return model.name if at is None else f"{model.name}@{at.isoformat()}"
 
 
 def list_voices(model: InstalledModel) -> list[Voice]:

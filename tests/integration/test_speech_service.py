@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from mediaserver.engines.supervisor import Supervisor
 from mediaserver.engines.tts.base import UnknownVoiceError
 from mediaserver.engines.tts.cache import CacheKey
 from mediaserver.observability import Metrics
+from tests.unit.engines.model_dirs import make_model_dir
 
 LONG_TEXT = " ".join(f"Esta é a frase número {n}, dita para testar o fluxo." for n in range(40))
 
@@ -133,3 +135,23 @@ async def test_pt_br_normalization_is_for_portuguese_voices(
     await said(speech, "R$ 10,00", voice="en-us")
     assert CacheKey.of("espeak-ng", "pt-br", 1.0, "dez reais") in speech.cache
     assert CacheKey.of("espeak-ng", "en-us", 1.0, "R$ 10,00") in speech.cache
+
+
+async def test_a_model_pulled_again_is_seen_with_its_new_voices(
+    supervisor: Supervisor, settings: Settings, tmp_path: Path
+) -> None:
+    registry = Registry.from_settings(settings)
+    speech = SpeechService(supervisor, registry, settings)
+    source = make_model_dir(tmp_path / "kokoro", "kokoro")
+    # Not the catalog's name "kokoro": the voices then come from the files, not the catalog.
+    registry.import_dir(source, name="my-kokoro")
+    assert {v.voice.id for v in await speech.voices("my-kokoro")} == {"pf_dora", "pm_alex"}
+    registry.remove("my-kokoro")
+    (source / "voices" / "pm_santa.pt").write_bytes(b"\x04" * 100)
+    registry.import_dir(source, name="my-kokoro")
+    voices = {v.voice.id: v.voice for v in await speech.voices("my-kokoro")}
+    assert set(voices) == {"pf_dora", "pm_alex", "pm_santa"}
+    assert (voices["pm_santa"].language, voices["pm_santa"].gender) == ("pt-BR", "male")
+    with pytest.raises(InvalidVoiceError, match=r"no voice 'pt-br'.*try pf_dora"):
+        await speech.open("Olá", model="my-kokoro", voice="pt-br")
+    assert supervisor.workers() == []  # voices come from the manifest: no worker needed
