@@ -162,6 +162,7 @@ def server_process(tmp: Path, http_port: int, rtp_range: tuple[int, int]) -> Any
         MEDIASERVER_RTP__PORT_MIN=str(rtp_range[0]),
         MEDIASERVER_RTP__PORT_MAX=str(rtp_range[1]),
         MEDIASERVER_LOGGING__LEVEL="warning",
+        MEDIASERVER_AUDIOSOCKET__ENABLED="false",  # RTP only; never clash on port 9092
         # No STT model means no finals, so ITN never runs; building its NeMo grammars at
         # start-up would only steal the first level's CPU.
         MEDIASERVER_POSTPROCESS__NEMO="false",

@@ -18,20 +18,23 @@ from mediaserver.api import demo as demo_page
 from mediaserver.api import models as models_api
 from mediaserver.api import realtime as realtime_api
 from mediaserver.api import speak as speak_api
+from mediaserver.api import speech as speech_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.registry import Registry
-from mediaserver.engines.supervisor import Supervisor, options_from_settings
+from mediaserver.engines.service import build_supervisor
+from mediaserver.engines.speech import SpeechService
+from mediaserver.engines.supervisor import Supervisor
 from mediaserver.observability import Metrics
 from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
 from mediaserver.transports.rtp import RtpTransport
-from mediaserver.transports.speaker import SupervisorSynthesizer
+from mediaserver.transports.speaker import ServiceSynthesizer
 from mediaserver.transports.webrtc import WebRtcGateway
-from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
+from mediaserver.transports.worker_recognizers import WorkerRecognizers
 
 log = structlog.get_logger("mediaserver.app")
 T = TypeVar("T")
@@ -57,6 +60,8 @@ class Runtime:
     # The one post-processing pipeline (ITN, entities, hot words), on its own thread; calls
     # and batch requests share it (built in create_app, warmed up in the lifespan).
     postprocessing: ThreadedPostprocess = field(init=False)
+    # Text to speech (POST /v1/audio/speech): audio cache and warm-up here, engines in workers.
+    speech: SpeechService = field(init=False)
 
     async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
         """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
@@ -72,9 +77,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
     runtime = Runtime(settings=settings, metrics=metrics or Metrics())
     registry = Registry.from_settings(settings)
     runtime.registry = registry
-    runtime.supervisor = Supervisor(
-        registry_resolver(registry), options_from_settings(settings), runtime.metrics
-    )
+    runtime.supervisor = build_supervisor(settings, registry, runtime.metrics)
+    runtime.speech = SpeechService(runtime.supervisor, registry, settings, runtime.metrics)
     runtime.postprocessing = default_postprocess(settings, runtime.metrics)
     runtime.calls = CallManager(
         settings,
@@ -84,9 +88,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         draining=lambda: runtime.draining,
     )
     runtime.active_calls = runtime.calls.calls
-    runtime.calls.synthesizer = SupervisorSynthesizer(
-        runtime.supervisor, settings.models.default_tts, settings.tts.default_voice
-    )
+    runtime.calls.synthesizer = ServiceSynthesizer(runtime.speech)  # calls speak through it
     if settings.rtp.enabled:
         runtime.rtp = RtpTransport(settings.rtp, runtime.calls, runtime.metrics)
     if settings.audiosocket.enabled:
@@ -102,6 +104,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
         await runtime.postprocessing.start()
         await runtime.supervisor.start()
         await runtime.calls.start()
+        runtime.speech.start_warm_up()
         try:
             if runtime.audiosocket is not None:
                 await runtime.audiosocket.start()
@@ -114,6 +117,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             if runtime.audiosocket is not None:
                 await runtime.audiosocket.stop()  # after the drain: its calls have hung up
             await runtime.webrtc.close()
+            await runtime.speech.aclose()
             await runtime.supervisor.close()
             runtime.postprocessing.close()
             log.info("server.stop")
@@ -124,6 +128,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> Starlette:
             *calls_api.routes,
             *transcriptions.routes,
             *models_api.routes,
+            *speech_api.routes,
             *calls_rtp.routes,
             *speak_api.routes,
             *webrtc_api.routes,

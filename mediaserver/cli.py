@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "mediaserver.commands.models",
     "mediaserver.commands.postprocess",
     "mediaserver.commands.transcribe",
+    "mediaserver.commands.speak",
 )
 
 

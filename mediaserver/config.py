@@ -59,6 +59,11 @@ class ModelsSettings:
     auto_unload_s: float = 300.0
     default_stt: str = "faster-whisper-small"
     default_tts: str = "espeak-ng"
+    # Requests one worker serves at once. A call's STT stream holds its slot for a whole
+    # utterance while using the engine a few ms per 100 ms chunk, hence many; TTS requests
+    # take turns clause by clause inside the engine.
+    stt_concurrency: int = 16
+    tts_concurrency: int = 4
 
     @property
     def path(self) -> Path:
@@ -312,6 +317,8 @@ def _validate(s: Settings) -> None:
             "server.api_keys entries must be non-empty, without surrounding spaces",
         ),
         (s.models.auto_unload_s >= 0, "models.auto_unload_s must be >= 0 (0 = never)"),
+        (s.models.stt_concurrency >= 1, "models.stt_concurrency must be >= 1"),
+        (s.models.tts_concurrency >= 1, "models.tts_concurrency must be >= 1"),
         (
             1024 <= s.rtp.port_min <= s.rtp.port_max < 65536,
             "rtp.port_min..rtp.port_max must be a range within 1024..65535",

@@ -119,6 +119,9 @@ class Metrics:
         self.tts_cache_misses = Counter(
             f"{p}_tts_cache_misses_total", "TTS prompts synthesized (not in the cache)", registry=r
         )
+        self.tts_cache_entries = Gauge(
+            f"{p}_tts_cache_entries", "Utterances held in the TTS audio cache", registry=r
+        )
         self.postprocess_seconds = Histogram(
             f"{p}_postprocess_seconds",
             "Post-processing time per final segment",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,7 +212,7 @@ class WorkerClient:
 
     async def synthesize(
         self, text: str, voice: str, *, speed: float = 1.0, request_id: str | None = None
-    ) -> AsyncIterator[tuple[bytes, int]]:
+    ) -> AsyncGenerator[tuple[bytes, int], None]:
         """Yield (PCM16 bytes, sample rate) chunks as the TTS worker produces them."""
         rid = request_id or uuid.uuid4().hex
         call = self._stub.Synthesize(

@@ -59,6 +59,10 @@ async def spawn_worker(
         proc.kill()
         await proc.wait()
         raise WorkerExitedEarly("worker did not start listening in time") from None
+    except BaseException:  # cancelled (a stop while starting): the caller never sees `proc`
+        proc.kill()
+        await proc.wait()
+        raise
     if not line.startswith(b"LISTENING "):
         code = await proc.wait()
         raise WorkerExitedEarly(f"worker exited with code {code} before listening")

@@ -1,6 +1,9 @@
 """The engine supervisor as the server and the CLI build it: model names resolved through the
 installed models' manifests.
 
+`registry_resolver` is the one resolver (server, calls, CLI): what a worker runs comes from the
+model's manifest, how many requests it serves at once from the settings, per kind of model.
+
     registry = Registry.from_settings(settings)
     async with build_supervisor(settings, registry, metrics) as engines:
         await engines.transcribe_file("faster-whisper-small", audio, options)
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaserver.config import Settings
+from mediaserver.config import ModelsSettings, Settings
 from mediaserver.engines.registry import InstalledModel, Registry
 from mediaserver.engines.spec import WorkerSpec
 from mediaserver.engines.supervisor import Resolve, Supervisor, options_from_settings
@@ -24,8 +27,10 @@ class ModelTypeError(ValueError):
     """A model of the wrong kind was asked for (a TTS model for a transcription)."""
 
 
-def worker_spec(model: InstalledModel) -> WorkerSpec:
+def worker_spec(model: InstalledModel, concurrency: int = 1) -> WorkerSpec:
     """What to run for an installed model (builtin engines have no directory)."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     manifest = model.manifest
     info = model.model_info()
     return WorkerSpec(
@@ -35,14 +40,21 @@ def worker_spec(model: InstalledModel) -> WorkerSpec:
         kind=manifest.type,
         config=dict(manifest.config),
         threads=manifest.resources.threads,
+        concurrency=concurrency,
     )
 
 
-def registry_resolver(registry: Registry) -> Resolve:
-    """model name -> WorkerSpec, read from the manifest each time (a re-pulled model is seen)."""
+def registry_resolver(registry: Registry, models: ModelsSettings | None = None) -> Resolve:
+    """model name -> WorkerSpec, read from the manifest each time (a re-pulled model is seen).
+
+    `ModelNotFoundError` (naming `mediaserver pull NAME`) when the model is not installed.
+    """
+    settings = models if models is not None else ModelsSettings()
+    slots = {"stt": settings.stt_concurrency, "tts": settings.tts_concurrency}
 
     def resolve(name: str) -> WorkerSpec:
-        return worker_spec(registry.get(name))
+        model = registry.get(name)
+        return worker_spec(model, slots[model.manifest.type])
 
     return resolve
 
@@ -55,6 +67,14 @@ def stt_model(registry: Registry, name: str) -> InstalledModel:
     return model
 
 
+def tts_model(registry: Registry, name: str) -> InstalledModel:
+    """The installed text-to-speech model `name` (ModelNotFoundError, ModelTypeError if not)."""
+    model = registry.get(name)
+    if model.manifest.type != "tts":
+        raise ModelTypeError(f"model {name!r} is a {model.manifest.type} model, not text-to-speech")
+    return model
+
+
 def build_supervisor(
     settings: Settings,
     registry: Registry,
@@ -63,5 +83,7 @@ def build_supervisor(
 ) -> Supervisor:
     """A supervisor over the installed models; `options` override SupervisorOptions fields."""
     return Supervisor(
-        registry_resolver(registry), options_from_settings(settings, **options), metrics
+        registry_resolver(registry, settings.models),
+        options_from_settings(settings, **options),
+        metrics,
     )

@@ -22,7 +22,7 @@ import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,11 +183,18 @@ class Supervisor:
 
     async def synthesize(
         self, model: str, text: str, voice: str, *, speed: float = 1.0
-    ) -> AsyncIterator[tuple[bytes, int]]:
-        """(PCM16 bytes, sample rate) chunks from the model's TTS worker."""
+    ) -> AsyncGenerator[tuple[bytes, int], None]:
+        """(PCM16 bytes, sample rate) chunks from the model's TTS worker.
+
+        Closing it early (`aclose`) cancels the synthesis on the worker and frees the slot.
+        """
         async with self._session(model, Priority.REALTIME) as (_, client, _generation):
-            async for chunk in client.synthesize(text, voice, speed=speed):
-                yield chunk
+            chunks = client.synthesize(text, voice, speed=speed)
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            finally:
+                await chunks.aclose()  # `async for` leaves it suspended: cancel the RPC now
 
     # -- idle unload ----------------------------------------------------------------------
 

@@ -34,10 +34,12 @@ import structlog
 
 from mediaserver.audio.resample import Resampler
 from mediaserver.domain.speakable import speakable
+from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
 from mediaserver.engines.tts.base import check_speed
 from mediaserver.transports.audio_out import AudioSink, NoAudioPath, SinkFactory
 
 if TYPE_CHECKING:
+    from mediaserver.engines.speech import SpeechService
     from mediaserver.engines.supervisor import Supervisor
 
 log = structlog.get_logger("mediaserver.transports.speaker")
@@ -54,9 +56,28 @@ class Synthesizer(Protocol):
         """(PCM16 little-endian mono, sample rate) chunks of `text` spoken."""
 
 
+class ServiceSynthesizer:
+    """Synthesis through the server's speech service: the default TTS model and voice, pt-BR
+    normalization, the audio cache (a repeated prompt costs no worker), the worker freed as
+    soon as the utterance is cancelled."""
+
+    def __init__(self, speech: SpeechService) -> None:
+        self._speech = speech
+
+    async def stream(
+        self, text: str, voice: str | None, speed: float
+    ) -> AsyncIterator[tuple[bytes, int]]:
+        stream = await self._speech.open(text, voice=voice, speed=speed)
+        try:
+            async for pcm in stream:
+                yield pcm.astype("<i2", copy=False).tobytes(), stream.sample_rate
+        finally:
+            await stream.aclose()
+
+
 class SupervisorSynthesizer:
-    """Synthesis straight through the engine supervisor (the default TTS model's worker),
-    text made speakable first (R$ 10 -> dez reais)."""
+    """Synthesis straight through the engine supervisor, text made speakable first (no cache,
+    no voice check: for tools and tests that run a worker without the speech service)."""
 
     def __init__(self, supervisor: Supervisor, model: str, default_voice: str = "") -> None:
         self._supervisor = supervisor
@@ -223,7 +244,7 @@ class Speaker:
                 self._current, self._playing = None, None
                 self._unmute()
             if not utterance.started:
-                continue  # cancelled or failed before its first word: no start, so no end
+                continue  # cancelled or failed before its first audio: no start, so no end
             if cancelled:
                 self.cancelled += 1
                 self._call.emit(
@@ -238,28 +259,40 @@ class Speaker:
 
     async def _play(self, utterance: _Utterance) -> None:
         sink = self.sink()
-        self._mute()
-        utterance.started = True
-        self._call.emit("tts.speaking_start", utterance_id=utterance.id)
+        chunks = self._synth.stream(utterance.text, utterance.voice, utterance.speed)
         resampler: Resampler[np.int16] | None = None
         try:
-            async for pcm, rate in self._synth.stream(
-                utterance.text, utterance.voice, utterance.speed
-            ):
+            # The request's own faults (unknown voice, nothing to say) surface before the first
+            # chunk: they are an `error` alone, with no speaking_start and nothing muted.
+            first = await anext(aiter(chunks), None)
+            if first is None:
+                return
+            self._mute()
+            utterance.started = True
+            self._call.emit("tts.speaking_start", utterance_id=utterance.id)
+            pcm, rate = first
+            while True:
                 if resampler is None or resampler.in_rate != rate:
                     resampler = Resampler(rate, sink.sample_rate)
                 out = resampler.process(np.frombuffer(pcm, "<i2").astype(np.int16))
                 if len(out):
                     sink.write(out.astype("<i2").tobytes())
-            if resampler is not None:
-                tail = resampler.flush()
-                if len(tail):
-                    sink.write(tail.astype("<i2").tobytes())
+                following = await anext(aiter(chunks), None)
+                if following is None:
+                    break
+                pcm, rate = following
+            tail = resampler.flush()
+            if len(tail):
+                sink.write(tail.astype("<i2").tobytes())
             sink.end()
             await sink.drained()
         except BaseException:
             sink.cancel()
             raise
+        finally:
+            closer = getattr(chunks, "aclose", None)
+            if closer is not None:
+                await closer()  # frees the worker at once when cancelled mid-utterance
 
     def _mute(self) -> None:
         self._call.muted = True
@@ -274,9 +307,23 @@ class Speaker:
 
     def _error(self, exc: Exception) -> None:
         log.warning("speaker.synthesis_failed", call_id=self._call.id, error=type(exc).__name__)
-        code = "invalid_speech" if isinstance(exc, ValueError) else "tts_failed"
-        message = str(exc) if isinstance(exc, ValueError) else "speech synthesis failed"
+        # Our messages for these name the fix (a voice to use, `mediaserver pull NAME`).
+        if isinstance(exc, ModelNotFoundError):
+            code, message = "model_not_found", str(exc)
+        elif isinstance(exc, ModelLoadError):
+            code, message = "model_load_failed", str(exc)
+        elif isinstance(exc, ValueError):
+            code, message = "invalid_speech", str(exc)
+        else:
+            code, message = "tts_failed", "speech synthesis failed"
         self._call.emit("error", code=code, message=message, recoverable=True)
 
 
-__all__ = ["NoAudioPath", "Queued", "SpeakError", "Speaker", "SupervisorSynthesizer"]
+__all__ = [
+    "NoAudioPath",
+    "Queued",
+    "ServiceSynthesizer",
+    "SpeakError",
+    "Speaker",
+    "SupervisorSynthesizer",
+]

@@ -8,14 +8,13 @@ starts and left when its final is read or the stream is abandoned. A worker that
 its streams at once with `WorkerCrashed`; the call then re-issues its pending segments on a new
 stream, which waits for the restarted worker.
 
-`registry_resolver` gives the supervisor what to run for a model, from the model's manifest.
+What the supervisor runs for a model (and how many streams a worker serves at once) comes from
+`mediaserver.engines.service.registry_resolver`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Final, Literal
 
 from mediaserver.engines.base import (
     Architecture,
@@ -26,38 +25,9 @@ from mediaserver.engines.base import (
     TranscribeOptions,
 )
 from mediaserver.engines.client import RemoteSttStream
-from mediaserver.engines.registry import InstalledModel, Registry
-from mediaserver.engines.spec import WorkerSpec
+from mediaserver.engines.registry import Registry
 from mediaserver.engines.supervisor import Supervisor
 from mediaserver.transports.recognizer import RecognizerStream, SpeechRecognizer
-
-# Streams a worker serves at once. A call's stream holds a scheduler slot for a whole utterance
-# while using the engine only for a few ms per 100 ms chunk, so one slot per worker would make
-# every other talking call wait for the current utterance to end.
-STT_STREAM_SLOTS: Final = 16
-
-
-def worker_spec(installed: InstalledModel) -> WorkerSpec:
-    info = installed.model_info()
-    kind: Literal["stt", "tts"] = "tts" if installed.manifest.type == "tts" else "stt"
-    return WorkerSpec(
-        model=info.name,
-        engine=info.engine,
-        model_dir=info.path,
-        kind=kind,
-        config=dict(info.config),
-        threads=info.threads,
-        concurrency=STT_STREAM_SLOTS if kind == "stt" else 1,
-    )
-
-
-def registry_resolver(registry: Registry) -> Callable[[str], WorkerSpec]:
-    """Model name -> what the supervisor runs for it; `ModelNotFoundError` when not installed."""
-
-    def resolve(name: str) -> WorkerSpec:
-        return worker_spec(registry.get(name))
-
-    return resolve
 
 
 class _WorkerStream:

@@ -66,6 +66,7 @@ def run_server(tmp: Path, **env_overrides: str) -> Iterator[Server]:
         "MEDIASERVER_RTP__PORT_MIN": str(base),
         "MEDIASERVER_RTP__PORT_MAX": str(base + 99),
         "MEDIASERVER_LOGGING__FORMAT": "json",
+        "MEDIASERVER_AUDIOSOCKET__ENABLED": "false",  # no fixed port 9092 in tests
         # Building the NeMo ITN grammars at start-up holds the GIL for seconds on this box and
         # starves the event loop; these tests are about media, not ITN (no STT model anyway).
         "MEDIASERVER_POSTPROCESS__NEMO": "false",

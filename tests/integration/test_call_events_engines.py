@@ -23,6 +23,7 @@ from mediaserver.domain.normalizer import Normalizer
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.base import Audio, Hypothesis, TranscribeOptions
 from mediaserver.engines.registry import Registry
+from mediaserver.engines.service import registry_resolver
 from mediaserver.engines.spec import WorkerStatus
 from mediaserver.engines.supervisor import Supervisor
 from mediaserver.observability import Metrics
@@ -33,7 +34,7 @@ from mediaserver.transports.recognizer import (
     RecognizerStream,
     SpeechRecognizer,
 )
-from mediaserver.transports.worker_recognizers import WorkerRecognizers, registry_resolver
+from mediaserver.transports.worker_recognizers import WorkerRecognizers
 from tests.call_audio import PHRASES, Pcm, frames, silence, speech
 from tests.integration.workers_support import FAST, kill9
 from tests.tiny_models import build_tiny_wenet_ctc, build_tiny_whisper

@@ -78,3 +78,24 @@ def test_cancel_ends_the_utterance(client: TestClient) -> None:
         assert events[-1]["cancelled"] is True
         assert len(audio) < 100  # far less than the 250 frames of 5 s
         close(ws)
+
+
+@pytest.mark.needs_espeak
+def test_real_speech_through_the_speech_service(settings: Settings) -> None:
+    """The app's own synthesizer: the speech service and the builtin espeak-ng worker."""
+    with (
+        TestClient(create_app(settings)) as client,
+        client.websocket_connect("/v1/realtime?sample_rate=8000") as ws,
+    ):
+        assert ws.receive_json()["type"] == "session.created"
+        ws.send_json({"type": "tts.speak", "text": "Bom dia!", "voice": "nenhuma"})
+        message = ws.receive_json()
+        while message["type"] != "error" or message["code"] == "model_not_found":
+            message = ws.receive_json()
+        assert message["code"] == "invalid_speech"  # the message lists the voices to use
+        ws.send_json({"type": "tts.speak", "text": "Seu saldo é de R$ 10,50."})
+        events, audio = until_end(ws)
+        assert [e["type"] for e in events] == ["tts.speaking_start", "tts.speaking_end"]
+        seconds = sum(len(chunk) for _, chunk in audio) / 2 / 8000
+        assert 1.0 < seconds < 6.0
+        close(ws)

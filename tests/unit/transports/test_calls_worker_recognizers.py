@@ -9,12 +9,9 @@ import pytest
 from mediaserver.config import Settings
 from mediaserver.engines.base import Architecture, ModelLoadError, ModelNotFoundError
 from mediaserver.engines.registry import Registry
+from mediaserver.engines.service import registry_resolver
 from mediaserver.engines.supervisor import Supervisor
-from mediaserver.transports.worker_recognizers import (
-    STT_STREAM_SLOTS,
-    WorkerRecognizers,
-    registry_resolver,
-)
+from mediaserver.transports.worker_recognizers import WorkerRecognizers
 from tests.unit.engines.model_dirs import make_model_dir
 
 
@@ -25,13 +22,13 @@ def registry(settings: Settings, tmp_path: Path) -> Registry:
     return registry
 
 
-def test_worker_specs_come_from_the_manifest(registry: Registry) -> None:
+def test_worker_specs_come_from_the_manifest(registry: Registry, settings: Settings) -> None:
     spec = registry_resolver(registry)("wenet-pt")
     assert spec.model == "wenet-pt"
     assert spec.engine == "wenet-ctc"
     assert spec.kind == "stt"
     assert spec.model_dir == registry.path_of("wenet-pt")
-    assert spec.concurrency == STT_STREAM_SLOTS  # calls stream at once, not one by one
+    assert spec.concurrency == settings.models.stt_concurrency > 1  # calls stream at once
     with pytest.raises(ModelNotFoundError, match="mediaserver pull nope"):
         registry_resolver(registry)("nope")
 

@@ -179,3 +179,12 @@ async def test_cancel_before_the_first_word_emits_nothing() -> None:
     speaker.speak("dois")  # the speaker goes on
     await call.wait_ends(1)
     assert call.types() == ["tts.speaking_start", "tts.speaking_end"]
+
+
+async def test_a_request_refused_by_the_engine_is_an_error_alone() -> None:
+    synth = ToneSynthesizer(fail_after=0)
+    speaker, call, wire = make(synth)
+    speaker.speak("voz errada")
+    await asyncio.sleep(0.05)
+    assert call.types() == ["error"]
+    assert (wire.frames, call.muted, speaker.queued) == ([], False, 0)
