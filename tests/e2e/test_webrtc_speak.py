@@ -67,3 +67,24 @@ async def test_speak_on_the_data_channel_is_heard_on_the_track(
             for task in tasks:
                 task.cancel()
             await client.pc.close()
+
+
+async def test_a_send_only_offer_cannot_be_spoken_to(settings: Settings) -> None:
+    client = Client("PCMU")  # sendonly, as the demo page offered before TTS
+    app = create_app(settings)
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+        calls: CallManager = app.state.runtime.calls
+        calls.synthesizer = ToneSynthesizer()
+        try:
+            body = {"sdp": await client.offer(), "type": "offer"}
+            answer: dict[str, Any] = (await http.post("/v1/webrtc/offer", json=body)).json()
+            await client.accept(answer["sdp"])
+            await until(lambda: "session.created" in client.types())
+            client.channel.send(json.dumps({"type": "tts.speak", "text": "Olá!"}))
+            await until(lambda: any(e.get("code") == "tts_unavailable" for e in client.events))
+            r = await http.post(f"/v1/calls/{answer['id']}/speak", json={"text": "Olá!"})
+            assert (r.status_code, r.json()["error"]["code"]) == (409, "no_audio_path")
+            client.channel.send(json.dumps({"type": "session.close"}))
+            await until(lambda: "session.closed" in client.types())
+        finally:
+            await client.pc.close()
