@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import structlog
 
 from mediaserver.audio.pcm import check_rate
@@ -93,7 +94,10 @@ class Call:
             self._manager.metrics.stt_muted_frames.inc()
             if self._barge_in is not None:
                 self._barge_in.feed(samples, sample_rate)  # its own VAD; never STT
-            return
+            # The caller's audio never reaches VAD or STT while the call speaks, but the call's
+            # timeline keeps running (silence in its place), so `audio_ms` stays aligned with
+            # the call's recording.
+            samples = np.zeros_like(samples)
         self._frames += 1
         self._step(lambda now: self._core.feed(samples, sample_rate, now))
         if not self._finalized:

@@ -237,16 +237,22 @@ async def test_timers_fire_on_the_loop(manager: CallManager) -> None:
     assert call.state == "closed"
 
 
-async def test_muted_call_discards_input(manager: CallManager) -> None:
+async def test_muted_call_discards_input_but_keeps_the_timeline(manager: CallManager) -> None:
     call = manager.create(Transport.WEBSOCKET, {}, TransportInfo())
+    sub = call.subscribe()
     call.muted = True
-    call.feed(silence(0.1, 16000).tobytes(), 16000)
-    assert call.state == "init"
-    assert call.info(detail=True)["stats"]["frames_muted"] == 1
+    loud = (np.sin(np.arange(16000) * 2 * np.pi * 300 / 16000) * 20000).astype(np.int16)
+    for frame in np.split(loud, 50):  # 1 s of a loud tone, 20 ms frames
+        call.feed(frame.tobytes(), 16000)
+    assert call.info(detail=True)["stats"]["frames_muted"] == 50
     call.muted = False
     call.feed(silence(0.1, 16000).tobytes(), 16000)
-    assert call.state == "silence"
     await call.close()
+    events = [e async for e in sub]
+    assert not [e for e in events if e["type"].startswith("vad.")]  # nothing reached the VAD
+    closed = events[-1]
+    assert closed["type"] == "session.closed"
+    assert closed["audio_ms"] >= 1000  # the muted second is still on the call's timeline
 
 
 SPOKEN = "meu cpf é um dois três quatro cinco seis sete oito nove zero nove"
