@@ -54,9 +54,21 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(
-        level=level, stream=out, format="%(name)s %(levelname)s %(message)s", force=True
+    # Records from libraries (uvicorn, NeMo, faster-whisper) get the same renderer, so a
+    # production log is JSON lines throughout.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
+            ],
+        )
     )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 class Metrics:

@@ -15,6 +15,7 @@ loaded afterwards.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -113,6 +114,10 @@ def _load_nemo(cache_dir: Path | None) -> Any:
     from nemo_text_processing.inverse_text_normalization.inverse_normalize import (
         InverseNormalizer,
     )
+
+    # NeMo installs its own stderr handler; its records should reach the application's
+    # logging setup once, in the application's format.
+    logging.getLogger("NeMo-text-processing").handlers.clear()
 
     if cache_dir is None:
         return InverseNormalizer(lang="pt")

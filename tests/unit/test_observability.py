@@ -44,3 +44,15 @@ def test_metrics_registries_are_independent() -> None:
     a.hot_word_hits.inc(3)
     assert a.registry.get_sample_value("mediaserver_hot_word_hits_total") == 3
     assert b.registry.get_sample_value("mediaserver_hot_word_hits_total") == 0
+
+
+def test_library_records_are_json_too() -> None:
+    import logging
+
+    out = io.StringIO()
+    configure_logging(LoggingSettings(level="info", format="json"), stream=out)
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    record = json.loads(out.getvalue().splitlines()[-1])
+    assert record["event"] == "Application startup complete."
+    assert record["logger"] == "uvicorn.error"
+    assert record["level"] == "info"
