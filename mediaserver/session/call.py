@@ -147,6 +147,15 @@ class CallCore:
             out.events.append(dtmf(self.call_id, digit, self.audio_ms))
         return out
 
+    def playback(self, playing: bool, now: float) -> CallOutput:
+        """The call started (True) or stopped (False) speaking to the caller: while it
+        speaks the caller is listening, so the silence timer waits (see `Session`)."""
+        out = CallOutput()
+        session = self.session
+        events = session.playback_started(now) if playing else session.playback_ended(now)
+        self._apply(events, now, out)
+        return out
+
     def commit(self, now: float) -> CallOutput:
         """Force-commit the speech heard so far (a no-op unless speech is going on)."""
         out = CallOutput()

@@ -27,6 +27,9 @@ Design choices:
   rather than failing the call: recent audio matters more in a live call.
 - Audio and VAD decisions arriving while CLOSING or CLOSED are ignored; once CLOSED every input
   returns no events.
+- While the call plays speech to the caller (`playback_started` .. `playback_ended`), SILENCE
+  arms no timer: the caller is listening, however long the utterance. The shell reports only
+  the two edges (no periodic refresh to forget), and the silence counts from the end.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class Session:
         self._vad_sample = 0  # position of the last VAD decision applied
         self._close_reason: CloseReason | None = None
         self._detail = ""
+        self._playing = False  # the call is speaking to the caller
 
     # -- read-only views -------------------------------------------------------------------
 
@@ -133,9 +137,15 @@ class Session:
     def close_reason(self) -> CloseReason | None:
         return self._close_reason
 
+    @property
+    def playing(self) -> bool:
+        """Whether the call is speaking to the caller (between the two playback calls)."""
+        return self._playing
+
     def next_deadline(self) -> float | None:
-        """When `tick` should run next; None while no timer is armed (ACTIVE, CLOSED)."""
-        if self._state not in TIMEOUTS:
+        """When `tick` should run next; None while no timer is armed (ACTIVE, CLOSED, and
+        SILENCE while the call plays)."""
+        if self._state not in TIMEOUTS or (self._playing and self._state is S.SILENCE):
             return None
         return self._entered_at + self._durations[self._state]
 
@@ -182,6 +192,27 @@ class Session:
         if self._speech_start is not None:
             self._cut(self._ring.written, out, forced=True)
             self._release()
+        return out
+
+    def playback_started(self, now: float) -> list[Event]:
+        """The call started speaking to the caller: no SILENCE -> HOLD until it stops.
+
+        Raises ValueError if it is already playing."""
+        if self._playing:
+            raise ValueError("playback already started")
+        out = self._advance(now)
+        self._playing = True
+        self._fire(Trigger.PLAYBACK_START, now, out)
+        return out
+
+    def playback_ended(self, now: float) -> list[Event]:
+        """The call stopped speaking: the silence timer starts now. Raises ValueError if it
+        was not playing."""
+        if not self._playing:
+            raise ValueError("playback ended but never started")
+        out = self._advance(now)
+        self._playing = False
+        self._fire(Trigger.PLAYBACK_END, now, out)
         return out
 
     def request_close(self, now: float) -> list[Event]:
@@ -243,8 +274,10 @@ class Session:
         new = apply_trigger(old, trigger)
         if new is None:
             return
-        self._state = new
         self._entered_at = now
+        if new is old:
+            return  # re-entry restarts the state's timer; nothing else changes
+        self._state = new
         cause = CLOSE_REASONS.get(trigger)
         if cause is not None and (self._close_reason is None or cause is CloseReason.ERROR):
             self._close_reason = cause

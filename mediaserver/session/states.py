@@ -47,6 +47,8 @@ class Trigger(StrEnum):
     CLOSE_REQUESTED = "close_requested"
     FLUSHED = "flushed"  # every committed segment got its final while CLOSING
     FATAL_ERROR = "fatal_error"
+    PLAYBACK_START = "playback_start"  # the call started speaking to the caller (TTS)
+    PLAYBACK_END = "playback_end"  # ... and stopped
 
 
 class CloseReason(StrEnum):
@@ -73,10 +75,13 @@ TRANSITIONS: Final[Mapping[tuple[SessionState, Trigger], SessionState]] = {
     (S.SILENCE, T.SILENCE_TIMEOUT): S.HOLD,
     (S.SILENCE, T.CLOSE_REQUESTED): S.CLOSING,
     (S.SILENCE, T.FATAL_ERROR): S.CLOSED,
+    (S.SILENCE, T.PLAYBACK_START): S.SILENCE,  # re-entry: the timer waits for the playback end
+    (S.SILENCE, T.PLAYBACK_END): S.SILENCE,  # re-entry: silence counts from the playback end
     (S.HOLD, T.SPEECH_START): S.ACTIVE,
     (S.HOLD, T.HOLD_TIMEOUT): S.CLOSING,
     (S.HOLD, T.CLOSE_REQUESTED): S.CLOSING,
     (S.HOLD, T.FATAL_ERROR): S.CLOSED,
+    (S.HOLD, T.PLAYBACK_START): S.SILENCE,  # the caller is being spoken to: listening
     (S.CLOSING, T.FLUSHED): S.CLOSED,
     (S.CLOSING, T.CLOSING_TIMEOUT): S.CLOSED,
     (S.CLOSING, T.FATAL_ERROR): S.CLOSED,
@@ -86,9 +91,13 @@ _LIVE_AFTER_INIT = (S.ACTIVE, S.SILENCE, S.HOLD)
 _ENDING = (S.CLOSING, S.CLOSED)
 
 # Triggers that change nothing in these states. Audio keeps flowing for the whole call; VAD
-# decisions computed in a batch may land after a close; closing twice is not an error.
+# decisions computed in a batch may land after a close; closing twice is not an error. Playback
+# does not prove the caller's media arrives (INIT), has no timer to hold off while the caller
+# speaks (ACTIVE) and no meaning once closing; HOLD cannot be entered while the call plays.
+_PLAYBACK = (T.PLAYBACK_START, T.PLAYBACK_END)
 IGNORED: Final[frozenset[tuple[SessionState, Trigger]]] = frozenset(
     [(state, T.AUDIO) for state in (*_LIVE_AFTER_INIT, *_ENDING)]
+    + [(state, trigger) for state in (S.INIT, S.ACTIVE, *_ENDING) for trigger in _PLAYBACK]
     + [(state, trigger) for state in _ENDING for trigger in (T.SPEECH_START, T.SPEECH_END)]
     + [(state, T.CLOSE_REQUESTED) for state in _ENDING]
     + [(S.CLOSED, T.FATAL_ERROR)]

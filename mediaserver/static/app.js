@@ -250,7 +250,8 @@
     if (speak(ui.speakText.value)) ui.speakText.value = "";
   });
   ui.speakCancel.addEventListener("click", cancelSpeech);
-  window.mediaserverDemo = { start, stop, sendDtmf, speak, cancelSpeech, status };
+  // `peer()`: the live RTCPeerConnection (or null), for getStats() from the console or tests.
+  window.mediaserverDemo = { start, stop, sendDtmf, speak, cancelSpeech, status, peer: () => pc };
 
   if (params.get("autostart") === "1") start();
 })();

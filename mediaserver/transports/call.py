@@ -49,7 +49,7 @@ class Call:
         self.options = options
         self.transport_info = info
         self.created_at = time.time()
-        self.muted = False  # while True (the call is speaking TTS), input audio is discarded
+        self._muted = False
         self._manager = manager
         self._loop = asyncio.get_running_loop()
         self._core = CallCore(call_id, options, self._loop.time())
@@ -75,6 +75,19 @@ class Call:
         )
 
     # -- the contract ----------------------------------------------------------------------
+
+    @property
+    def muted(self) -> bool:
+        """True while the call speaks TTS: input audio is discarded (mute-on-speak), and the
+        caller counts as listening, not silent (no HOLD however long the call talks)."""
+        return self._muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        if value == self._muted:
+            return
+        self._muted = value
+        self._step(lambda now: self._core.playback(value, now))
 
     @property
     def state(self) -> str:

@@ -22,7 +22,7 @@ A transport, on the event loop (`runtime.calls` is the server's manager):
         ...
     call.feed(pcm16_bytes, 8000)       # per decoded frame; sync, never blocks
     call.dtmf("5"); call.commit()      # peer digits; WS input_audio_buffer.commit
-    call.muted = True / False          # while the call speaks TTS (input is discarded)
+    call.muted = True / False          # while the call speaks TTS (input discarded, no HOLD)
     call.speaker.speak("texto")        # TTS into the call (see `transports.speaker`)
     call.emit("session.rate_limit", ...)   # the transport's own events, in order
     async for event in call.subscribe(): ...   # dicts; ends after session.closed

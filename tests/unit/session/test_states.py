@@ -29,6 +29,10 @@ SPEC = {
     (S.SILENCE, T.SILENCE_TIMEOUT): S.HOLD,
     (S.HOLD, T.SPEECH_START): S.ACTIVE,
     (S.HOLD, T.HOLD_TIMEOUT): S.CLOSING,
+    # The call speaking to a silent caller: listening, not on hold (SILENCE re-entered).
+    (S.SILENCE, T.PLAYBACK_START): S.SILENCE,
+    (S.SILENCE, T.PLAYBACK_END): S.SILENCE,
+    (S.HOLD, T.PLAYBACK_START): S.SILENCE,
     (S.CLOSING, T.FLUSHED): S.CLOSED,
     (S.CLOSING, T.CLOSING_TIMEOUT): S.CLOSED,
     **{(s, T.CLOSE_REQUESTED): S.CLOSING for s in (S.INIT, S.ACTIVE, S.SILENCE, S.HOLD)},
@@ -74,6 +78,7 @@ def test_some_invalid_pairs_that_matter() -> None:
         (S.INIT, T.SPEECH_START),
         (S.ACTIVE, T.SILENCE_TIMEOUT),
         (S.CLOSED, T.FLUSHED),
+        (S.HOLD, T.PLAYBACK_END),  # HOLD is never entered while the call plays
     ]:
         assert pair in INVALID
 
@@ -112,3 +117,20 @@ def test_every_way_out_of_the_live_states_has_a_close_reason() -> None:
     leaving = {t for (s, t), new in TRANSITIONS.items() if s in live and new not in live}
     assert leaving == set(CLOSE_REASONS)
     assert set(CLOSE_REASONS.values()) == set(CloseReason)
+
+
+@pytest.mark.parametrize("state", list(S))
+def test_playback_in_every_state(state: SessionState) -> None:
+    expected = {
+        S.SILENCE: (S.SILENCE, S.SILENCE),
+        S.HOLD: (S.SILENCE, None),  # None: invalid (cannot happen), see above
+    }.get(state)
+    for trigger, index in ((T.PLAYBACK_START, 0), (T.PLAYBACK_END, 1)):
+        if expected is None:  # INIT, ACTIVE, CLOSING, CLOSED: no timer it could hold off
+            assert (state, trigger) in IGNORED
+            assert apply_trigger(state, trigger) is None
+        elif expected[index] is None:
+            with pytest.raises(InvalidTransition):
+                apply_trigger(state, trigger)
+        else:
+            assert apply_trigger(state, trigger) is expected[index]

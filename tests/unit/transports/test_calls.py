@@ -255,6 +255,25 @@ async def test_muted_call_discards_input_but_keeps_the_timeline(manager: CallMan
     assert closed["audio_ms"] >= 1000  # the muted second is still on the call's timeline
 
 
+async def test_a_call_speaking_keeps_a_silent_caller_out_of_hold(manager: CallManager) -> None:
+    call = manager.create(Transport.WEBSOCKET, {"timeouts": {"silence_s": 0.1}}, TransportInfo())
+    sub = call.subscribe()
+    call.feed(silence(0.02, 16000).tobytes(), 16000)
+    assert call.state == "silence"
+    call.muted = True  # the Speaker mutes the call for as long as it speaks
+    await asyncio.sleep(0.4)  # four silence timeouts, the caller listening
+    assert call.state == "silence"
+    call.muted = False  # silence from now on: HOLD 0.1 s later
+    for _ in range(100):
+        if call.state == "hold":
+            break
+        await asyncio.sleep(0.02)
+    assert call.state == "hold"
+    await call.close()
+    holds = [e for e in [e async for e in sub] if e["type"] == "session.hold"]
+    assert len(holds) == 1
+
+
 SPOKEN = "meu cpf é um dois três quatro cinco seis sete oito nove zero nove"
 
 
