@@ -132,15 +132,15 @@ async def _until_latched(calls: list[Call]) -> None:
 def _record_sends(rtp: RtpTransport, call: Call) -> list[float]:
     """Wrap the call's RTP sender to note when each packet is handed to the socket."""
     loop = asyncio.get_running_loop()
-    sender = rtp.endpoint_for(call.id).sender()
-    send = sender._send  # the socket's sendto; benchmark-only instrumentation
+    queue = rtp.endpoint_for(call.id).sender()._queue
+    send = queue._send  # the socket write; benchmark-only instrumentation
     times: list[float] = []
 
-    def timed(data: bytes, addr: tuple[str, int]) -> None:
+    def timed(packet: bytes) -> object:
         times.append(loop.time())
-        send(data, addr)
+        return send(packet)
 
-    sender._send = timed
+    queue._send = timed
     return times
 
 

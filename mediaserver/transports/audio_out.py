@@ -15,11 +15,10 @@ once, so playback stops within one frame.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from mediaserver.transports.pacer import RtpSender
+from mediaserver.transports.pacer import DeadlineQueue, RtpSender
 
 FRAME_S: Final = 0.02
 
@@ -75,7 +74,7 @@ class FramePacer:
     """PCM16 cut into 20 ms frames, each handed to `send` on its deadline.
 
     `send(frame)` is the transport's write (an AudioSocket message, a WS binary frame); a
-    failing `send` ends the talkspurt and is reported through `on_error` once.
+    failing `send` ends the talkspurt and is counted in `send_errors`.
     """
 
     def __init__(
@@ -89,24 +88,21 @@ class FramePacer:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
         self._rate = sample_rate
-        self._send = send
-        self._loop = loop or asyncio.get_running_loop()
-        self._frame_s = frame_s
         self._frame_bytes = round(sample_rate * frame_s) * 2
         self._pending = b""
-        self._queue: deque[bytes] = deque()
-        self._timer: asyncio.TimerHandle | None = None
-        self._start = 0.0
-        self._sent_in_spurt = 0
-        self._idle_since = 0.0  # end of the last frame sent
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self.frames_sent = 0
-        self.send_errors = 0
+        self._queue = DeadlineQueue(send, frame_s, loop)
 
     @property
     def sample_rate(self) -> int:
         return self._rate
+
+    @property
+    def frames_sent(self) -> int:
+        return self._queue.sent
+
+    @property
+    def send_errors(self) -> int:
+        return self._queue.send_errors
 
     def write(self, pcm: bytes) -> None:
         if len(pcm) & 1:
@@ -114,56 +110,18 @@ class FramePacer:
         data = self._pending + pcm
         whole = len(data) - len(data) % self._frame_bytes
         self._pending = data[whole:]
-        self._enqueue([data[i : i + self._frame_bytes] for i in range(0, whole, self._frame_bytes)])
+        step = self._frame_bytes
+        self._queue.extend([data[i : i + step] for i in range(0, whole, step)])
 
     def end(self) -> None:
         if self._pending:
             frame = self._pending + bytes(self._frame_bytes - len(self._pending))
             self._pending = b""
-            self._enqueue([frame])
+            self._queue.extend([frame])
 
     def cancel(self) -> None:
-        self._queue.clear()
         self._pending = b""
-        self._stop()
+        self._queue.clear()
 
     async def drained(self) -> None:
-        await self._drained.wait()
-
-    def _enqueue(self, frames: list[bytes]) -> None:
-        if not frames:
-            return
-        self._queue.extend(frames)
-        self._drained.clear()
-        if self._timer is None:
-            # Never before the end of the previous frame: back-to-back utterances stay paced.
-            self._start = max(self._loop.time(), self._idle_since)
-            self._sent_in_spurt = 0
-            self._tick()
-
-    def _tick(self) -> None:
-        self._timer = None
-        now = self._loop.time()
-        # Everything due goes, late or not: skipping frames would cut the audio.
-        while self._queue and self._start + self._sent_in_spurt * self._frame_s <= now:
-            frame = self._queue.popleft()
-            self._sent_in_spurt += 1
-            try:
-                self._send(frame)
-            except Exception:  # the peer is gone: the rest of this talkspurt has nowhere to go
-                self.send_errors += 1
-                self._queue.clear()
-                break
-            self.frames_sent += 1
-        if self._queue:
-            deadline = self._start + self._sent_in_spurt * self._frame_s
-            self._timer = self._loop.call_at(deadline, self._tick)
-        else:
-            self._idle_since = self._start + self._sent_in_spurt * self._frame_s
-            self._stop()
-
-    def _stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._drained.set()
+        await self._queue.drained()

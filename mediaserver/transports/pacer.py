@@ -89,6 +89,89 @@ class RtpPacketizer:
         return bytes(packet)
 
 
+class DeadlineQueue:
+    """Items handed to `send` one per `period`: item ``n`` of a run at ``start + n * period``.
+
+    Armed with ``loop.call_at``, so timer lateness never accumulates; everything due goes out,
+    late or not (the receiver's jitter buffer absorbs lateness; skipping would cut audio). A
+    run never starts before the previous one's last item has finished playing, so back-to-back
+    runs stay paced. A failing `send` (the peer is gone) drops the rest of the run and is
+    counted in `send_errors`.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes], object],
+        period: float,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not period > 0:
+            raise ValueError(f"period must be > 0 seconds, got {period}")
+        self._send = send
+        self.period = period
+        self._loop = loop or asyncio.get_running_loop()
+        self._queue: deque[bytes] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._start = 0.0  # deadline of item 0 of the current run
+        self._sent_in_run = 0
+        self.idle_since: float | None = None  # when the last item sent finished playing
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.sent = 0
+        self.send_errors = 0
+
+    @property
+    def idle(self) -> bool:
+        return self._timer is None and not self._queue
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def extend(self, items: list[bytes]) -> None:
+        if not items:
+            return
+        self._queue.extend(items)
+        self._drained.clear()
+        if self._timer is None:
+            self._start = max(self._loop.time(), self.idle_since or 0.0)
+            self._sent_in_run = 0
+            self._tick()
+
+    def clear(self) -> None:
+        """Drop everything not yet sent; the next `extend` starts a new run."""
+        self._queue.clear()
+        self._stop()
+
+    async def drained(self) -> None:
+        await self._drained.wait()
+
+    def _tick(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        while self._queue and self._start + self._sent_in_run * self.period <= now:
+            item = self._queue.popleft()
+            self._sent_in_run += 1
+            try:
+                self._send(item)
+            except Exception:  # the peer is gone: the rest of this run has nowhere to go
+                self.send_errors += 1
+                self._queue.clear()
+                break
+            self.sent += 1
+        if self._queue:
+            deadline = self._start + self._sent_in_run * self.period
+            self._timer = self._loop.call_at(deadline, self._tick)
+        else:
+            self.idle_since = self._start + self._sent_in_run * self.period
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._drained.set()
+
+
 class RtpSender:
     """Paces one call's outbound packets to one peer on ``start + n * ptime`` deadlines."""
 
@@ -99,78 +182,43 @@ class RtpSender:
         packetizer: RtpPacketizer,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        self._send = send
         self.address = address
         self.packetizer = packetizer
         self._loop = loop or asyncio.get_running_loop()
-        self._ptime = packetizer.samples / packetizer.format.sample_rate
-        self._queue: deque[bytes] = deque()
-        self._timer: asyncio.TimerHandle | None = None
-        self._start = 0.0  # deadline of packet 0 of the current talkspurt
-        self._sent_in_spurt = 0
-        self._idle_since: float | None = None  # end of the last packet sent
-        self._drained: asyncio.Event = asyncio.Event()
-        self._drained.set()
-        self.packets_sent = 0
+        ptime = packetizer.samples / packetizer.format.sample_rate
+        self._queue = DeadlineQueue(lambda packet: send(packet, self.address), ptime, self._loop)
+
+    @property
+    def packets_sent(self) -> int:
+        return self._queue.sent
 
     @property
     def queued_s(self) -> float:
         """Audio waiting to be sent, in seconds."""
-        return len(self._queue) * self._ptime
+        return len(self._queue) * self._queue.period
 
     def send(self, pcm: bytes) -> None:
         """Queue PCM16 little-endian at the call's rate; sending starts at once if idle."""
-        starting = self._timer is None and not self._queue
-        if starting and self._idle_since is not None:
-            gap = max(0.0, self._loop.time() - self._idle_since)
+        starting = self._queue.idle
+        idle_since = self._queue.idle_since
+        if starting and idle_since is not None:
+            # RTP time follows real time across the silence between talkspurts.
+            gap = max(0.0, self._loop.time() - idle_since)
             self.packetizer.skip(round(gap * self.packetizer.format.sample_rate))
-        self._enqueue(self.packetizer.packetize(pcm, talkspurt_start=starting))
+        self._queue.extend(self.packetizer.packetize(pcm, talkspurt_start=starting))
 
     def end(self) -> None:
         """The utterance is over: send the partial frame left, padded with silence."""
-        self._enqueue(self.packetizer.flush())
+        self._queue.extend(self.packetizer.flush())
 
     def cancel(self) -> None:
         """Drop everything queued (barge-in); the next ``send`` starts a new talkspurt."""
-        self._queue.clear()
         self.packetizer.flush()
-        self._stop()
+        self._queue.clear()
 
     async def drained(self) -> None:
         """Wait until every queued packet has been sent (or cancelled)."""
-        await self._drained.wait()
+        await self._queue.drained()
 
     def close(self) -> None:
         self.cancel()
-
-    def _enqueue(self, packets: list[bytes]) -> None:
-        if not packets:
-            return
-        self._queue.extend(packets)
-        self._drained.clear()
-        if self._timer is None:
-            # Never before the end of the previous packet: back-to-back talkspurts stay paced.
-            self._start = max(self._loop.time(), self._idle_since or 0.0)
-            self._sent_in_spurt = 0
-            self._tick()
-
-    def _tick(self) -> None:
-        now = self._loop.time()
-        # Everything due is sent, late or not: the receiver's jitter buffer absorbs lateness,
-        # skipping packets would cut audio.
-        while self._queue and self._start + self._sent_in_spurt * self._ptime <= now:
-            self._send(self._queue.popleft(), self.address)
-            self._sent_in_spurt += 1
-            self.packets_sent += 1
-        if self._queue:
-            deadline = self._start + self._sent_in_spurt * self._ptime
-            self._timer = self._loop.call_at(deadline, self._tick)
-        else:
-            self._idle_since = self._start + self._sent_in_spurt * self._ptime
-            self._stop()
-
-    def _stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._drained.set()
