@@ -9,6 +9,11 @@ times; 48 kHz WebRTC audio goes in as it is). It runs before the level stages be
 high-passes its own input, and because the gain must follow the cleaned speech: normalizing
 before denoising would lift the noise the gain stage is meant to ignore.
 
+Resampling for live audio is low-delay: a short polyphase FIR (`audio.fir`, 1.6 ms held back)
+when the source rate is a whole multiple or divisor of 16 kHz (8 kHz telephony, 48 kHz WebRTC),
+soxr at `quality` otherwise; soxr's LQ would hold back 32 ms on average for 8 kHz, and that
+delay is added to every VAD decision. Passing `quality` explicitly always uses soxr.
+
 Between stages the audio is float32 in int16 scale, converted once on the way in and once out.
 """
 
@@ -20,6 +25,7 @@ import numpy as np
 
 from mediaserver.audio.denoise import Denoiser
 from mediaserver.audio.events import PIPELINE_RATE
+from mediaserver.audio.fir import FirResampler, integer_ratio
 from mediaserver.audio.levels import DcBlocker, GainNormalizer
 from mediaserver.audio.pcm import Pcm16, Samples, check_pcm16, check_rate, to_pcm16
 from mediaserver.audio.resample import REALTIME_QUALITY, Quality, Resampler
@@ -34,7 +40,7 @@ class Preprocessor:
         input_rate: int,
         settings: AudioSettings | None = None,
         *,
-        quality: Quality = REALTIME_QUALITY,
+        quality: Quality | None = None,
     ) -> None:
         settings = AudioSettings() if settings is None else settings
         self.input_rate = check_rate(input_rate, "input_rate")
@@ -43,12 +49,18 @@ class Preprocessor:
         self._front: Callable[[Samples], Samples]
         self._front_flush: Callable[[], Samples]
         if settings.denoise:
-            self._denoiser = Denoiser(self.input_rate, PIPELINE_RATE, quality=quality)
+            self._denoiser = Denoiser(
+                self.input_rate, PIPELINE_RATE, quality=quality or REALTIME_QUALITY
+            )
             self._front, self._front_flush = (
                 self._denoiser.process_float,
                 self._denoiser.flush_float,
             )
+        elif quality is None and integer_ratio(self.input_rate, PIPELINE_RATE):
+            fir = FirResampler(self.input_rate, PIPELINE_RATE, dtype=np.float32)
+            self._front, self._front_flush = fir.process, fir.flush
         else:
+            quality = quality or REALTIME_QUALITY
             resampler = Resampler(self.input_rate, PIPELINE_RATE, quality=quality, dtype=np.float32)
             self._front, self._front_flush = resampler.process, resampler.flush
         self._dc = DcBlocker(PIPELINE_RATE) if settings.dc_remove else None
