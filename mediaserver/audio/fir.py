@@ -30,7 +30,7 @@ TRANSITION_HZ: Final = 600.0  # half the transition band, either side of the low
 STOPBAND_DB: Final = 65.0
 
 _DTYPES = (np.int16, np.float32)
-Floats = npt.NDArray[np.float64]
+Floats = npt.NDArray[np.float32]
 ScalarT = TypeVar("ScalarT", np.int16, np.float32)
 
 
@@ -40,14 +40,21 @@ def integer_ratio(in_rate: int, out_rate: int) -> bool:
     return low != high and high % low == 0
 
 
-def lowpass(rate: int, cutoff_hz: float) -> Floats:
+def lowpass(rate: int, cutoff_hz: float) -> npt.NDArray[np.float64]:
     """Odd-length linear-phase Kaiser low-pass at `rate` Hz, -6 dB at `cutoff_hz`."""
     width = 2 * TRANSITION_HZ / rate  # transition width, in cycles per sample
     beta = 0.1102 * (STOPBAND_DB - 8.7)
     taps = math.ceil((STOPBAND_DB - 7.95) / (14.36 * width)) | 1
     n = np.arange(taps) - (taps - 1) / 2
-    h: Floats = 2 * cutoff_hz / rate * np.sinc(2 * cutoff_hz / rate * n) * np.kaiser(taps, beta)
+    fc = 2 * cutoff_hz / rate
+    h: npt.NDArray[np.float64] = fc * np.sinc(fc * n) * np.kaiser(taps, beta)
     return h
+
+
+def _single_tap(g: Floats) -> int:
+    """The index of a branch's only tap (it is then exactly 1), or -1."""
+    taps = np.flatnonzero(np.abs(g) > 1e-6)
+    return int(taps[0]) if len(taps) == 1 else -1
 
 
 class FirResampler(Generic[ScalarT]):
@@ -75,7 +82,12 @@ class FirResampler(Generic[ScalarT]):
         high = max(self.in_rate, self.out_rate)
         h = lowpass(high, min(self.in_rate, self.out_rate) / 2)
         # Branch p of an upsampler computes outputs up*m + p; each sums to 1 (DC gain).
-        self._branches = [h[p :: self.up] / h[p :: self.up].sum() for p in range(self.up)]
+        self._branches = [
+            (h[p :: self.up] / h[p :: self.up].sum()).astype(np.float32) for p in range(self.up)
+        ]
+        # The 2x filter is a half-band (cut-off at a quarter of the output rate): one branch
+        # is a single tap, a plain delayed copy of the input; no need to convolve it.
+        self._copies = [_single_tap(g) for g in self._branches]
         self._delay = (len(h) - 1) // 2  # group delay, in samples at the higher rate
         self._taps = len(h)
         self.samples_in = 0
@@ -95,17 +107,17 @@ class FirResampler(Generic[ScalarT]):
         """Resample the next chunk; returns the output ready so far."""
         self._check(pcm)
         self.samples_in += len(pcm)
-        return self._emit(pcm.astype(np.float64), final=False)
+        return self._emit(pcm.astype(np.float32, copy=False), final=False)
 
     def flush(self) -> npt.NDArray[ScalarT]:
         """End of stream: return the held-back output. The resampler can then start over."""
-        out = self._emit(np.zeros(0), final=True)
+        out = self._emit(np.zeros(0, np.float32), final=True)
         self._reset()
         return out
 
     def _reset(self) -> None:
         # Input x[i] for i in [_base, _fed) is _x; x is zero before the stream starts.
-        self._x = np.zeros(self._taps, np.float64)
+        self._x = np.zeros(self._taps, np.float32)
         self._base = -self._taps
         self._fed = 0
         self._made = 0  # outputs given so far
@@ -114,13 +126,13 @@ class FirResampler(Generic[ScalarT]):
         self._fed += len(x)
         if final:
             ready = round(self._fed * self.out_rate / self.in_rate)
-            x = np.concatenate([x, np.zeros(self._taps)])  # the zeros after the end
+            x = np.concatenate([x, np.zeros(self._taps, np.float32)])  # zeros after the end
         elif self.up > 1:
             ready = self.up * self._fed - self._delay  # output n needs x up to (n + D) / up
         else:
             ready = (self._fed - 1 - self._delay) // self.down + 1  # and here x[down*n + D]
         self._x = np.concatenate([self._x, x])
-        out = self._outputs(self._made, ready) if ready > self._made else np.zeros(0)
+        out = self._outputs(self._made, ready) if ready > self._made else self._x[:0]
         self._made = max(ready, self._made)
         self.samples_out += len(out)
         # Keep what the next output still reads.
@@ -136,29 +148,33 @@ class FirResampler(Generic[ScalarT]):
             return (n + self._delay) // self.up
         return self.down * n + self._delay
 
-    def _convolved(self, first: int, last: int, g: Floats) -> Floats:
-        """c[i] = sum_t g[t] x[i - t] for i in [first, last]."""
+    def _convolved(self, first: int, last: int, branch: int) -> Floats:
+        """c[i] = sum_t g[t] x[i - t] for i in [first, last], g the branch's taps."""
+        g = self._branches[branch]
+        tap = self._copies[branch]
+        if tap >= 0:
+            return self._x[first - tap - self._base : last + 1 - tap - self._base]
         segment = self._x[first - len(g) + 1 - self._base : last + 1 - self._base]
         return np.convolve(segment, g, "valid")
 
     def _outputs(self, n0: int, n1: int) -> Floats:
         if self.up == 1:
-            c = self._convolved(self._input_index(n0), self._input_index(n1 - 1), self._branches[0])
+            c = self._convolved(self._input_index(n0), self._input_index(n1 - 1), 0)
             return c[:: self.down]
-        y = np.empty(n1 - n0)
-        for p, g in enumerate(self._branches):
+        y = np.empty(n1 - n0, np.float32)
+        for p in range(self.up):
             # Outputs n with (n + D) % up == p come from branch p, one input apart.
             skip = (p - n0 - self._delay) % self.up
             count = len(range(skip, n1 - n0, self.up))
             if count:
                 first = (n0 + skip + self._delay) // self.up
-                y[skip :: self.up] = self._convolved(first, first + count - 1, g)
+                y[skip :: self.up] = self._convolved(first, first + count - 1, p)
         return y
 
     def _cast(self, y: Floats) -> npt.NDArray[ScalarT]:
         if self.dtype == np.int16:
             return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
-        return y.astype(np.float32)
+        return y
 
     def _check(self, pcm: object) -> None:
         if not isinstance(pcm, np.ndarray):
