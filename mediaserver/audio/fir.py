@@ -173,8 +173,8 @@ class FirResampler(Generic[ScalarT]):
 
     def _cast(self, y: Floats) -> npt.NDArray[ScalarT]:
         if self.dtype == np.int16:
-            return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
-        return y
+            y = np.clip(np.rint(y), -32768, 32767)
+        return y.astype(self.dtype, copy=False)
 
     def _check(self, pcm: object) -> None:
         if not isinstance(pcm, np.ndarray):
