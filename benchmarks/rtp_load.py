@@ -171,6 +171,8 @@ def server_process(tmp: Path, http_port: int, rtp_range: tuple[int, int]) -> Any
         # No STT model means no finals, so ITN never runs; building its NeMo grammars at
         # start-up would only steal the first level's CPU.
         MEDIASERVER_POSTPROCESS__NEMO="false",
+        # Not measured here; its fixed port would clash with another server on the machine.
+        MEDIASERVER_AUDIOSOCKET__ENABLED="false",
     )
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(

@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -56,7 +55,6 @@ __all__ = [
     "Vad",
     "VadBatcher",
     "VadModelNotFoundError",
-    "VadStep",
     "VadStream",
 ]
 
@@ -170,16 +168,6 @@ class VadStream:
         return bool(self._queue)
 
     @property
-    def waiting(self) -> int:
-        """Complete chunks not decided yet (the first one waits for the network if `pending`)."""
-        return len(self._queue)
-
-    @property
-    def decided(self) -> int:
-        """Samples of the timeline decided so far."""
-        return self._decided
-
-    @property
     def has_events(self) -> bool:
         """True when `events()` has something to return."""
         return bool(self._events)
@@ -280,28 +268,11 @@ class VadStream:
         self._head, self._end = 0, live
 
 
-@dataclass(frozen=True, slots=True)
-class VadStep:
-    """One batched step taken apart, so the inference can run off the caller's thread:
-    copies of each waiting stream's first chunk and state, and where each stream stood."""
-
-    streams: list[VadStream]
-    decided: list[int]  # each stream's decided samples when gathered
-    chunks: Floats  # [B, SILERO_WINDOW]
-    states: Floats  # [2, B, SILERO_STATE]
-
-
 class VadBatcher:
     """Runs the network for many streams, one batched inference per step.
 
     Batch arrays are allocated once for `max_batch` rows; more streams than that are served in
     several inferences per step.
-
-    `run` does it all on the caller's thread. `gather` / `infer` / `apply` split one step so
-    that `infer` (onnxruntime, which releases the GIL) can run on a worker thread while the
-    streams go on being fed: feeding only appends behind the waiting chunk, so each stream's
-    first waiting chunk is still the one gathered when `apply` hands back its answer; a
-    stream decided meanwhile by someone else (a call closing runs its own step) is skipped.
     """
 
     def __init__(self, model: SileroModel, *, max_batch: int = 256) -> None:
@@ -323,36 +294,6 @@ class VadBatcher:
                 inferences += 1
             waiting = [s for s in waiting if s.pending]
         return inferences
-
-    def gather(self, streams: Iterable[VadStream]) -> VadStep | None:
-        """Copy out one step's input for `streams`; None when no stream waits."""
-        waiting = [s for s in dict.fromkeys(streams) if s.pending]
-        if not waiting:
-            return None
-        chunks = np.empty((len(waiting), SILERO_WINDOW), np.float32)
-        states = np.empty((2, len(waiting), SILERO_STATE), np.float32)
-        for row, stream in enumerate(waiting):
-            chunks[row] = stream.window()
-            states[:, row] = stream.state
-        return VadStep(waiting, [s.decided for s in waiting], chunks, states)
-
-    def infer(self, step: VadStep) -> tuple[Floats, Floats]:
-        """The network on a gathered step (any thread); `max_batch` rows per inference."""
-        probs, states = [], []
-        for first in range(0, len(step.streams), self.max_batch):
-            rows = slice(first, first + self.max_batch)
-            p, s = self.model.infer(step.chunks[rows], np.ascontiguousarray(step.states[:, rows]))
-            probs.append(p)
-            states.append(s)
-        if len(probs) == 1:
-            return probs[0], states[0]
-        return np.concatenate(probs), np.concatenate(states, axis=1)
-
-    def apply(self, step: VadStep, probs: Floats, states: Floats) -> None:
-        """Hand each stream the answer for the chunk gathered from it, if it still waits."""
-        for row, stream in enumerate(step.streams):
-            if stream.pending and stream.decided == step.decided[row]:
-                stream.accept(float(probs[row]), states[:, row])
 
     def _step(self, group: list[VadStream]) -> None:
         size = len(group)

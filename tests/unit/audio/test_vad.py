@@ -160,36 +160,6 @@ def test_batched_results_equal_single_stream_results(silero: SileroModel, speech
     assert inferences < total_inferred  # chunks of several streams shared inferences
 
 
-@pytest.mark.needs_espeak
-def test_steps_split_across_feeding_equal_run(silero: SileroModel, speech: Speech) -> None:
-    """gather / infer / apply with audio fed between gather and apply (as when the inference
-    runs on a thread) decide exactly like `run`; a stream decided meanwhile is skipped."""
-    pcm, _ = conversation(speech)
-    expected = detect(silero, pcm, VadSettings())
-    batcher = VadBatcher(silero, max_batch=2)  # 3 streams: an inference of 2 rows, then 1
-    streams = [VadStream(VadSettings()) for _ in range(3)]
-    got: list[VadEvent] = []
-    step = None
-    for start in range(0, len(pcm), 320):
-        for stream in streams:
-            stream.feed(pcm[start : start + 320])
-        if step is not None:
-            batcher.apply(step, *batcher.infer(step))
-        step = batcher.gather(streams)
-        got += streams[0].events()
-        assert streams[1].events() == streams[2].events()
-    if step is not None:
-        stale = batcher.infer(step)
-        batcher.run(streams[:2])  # a call closing runs its own step before the answer comes
-        streams[2].flush()
-        batcher.apply(step, *stale)  # skipped for all three: none waits for it any more
-    batcher.run(streams[:1])
-    got += streams[0].events() + streams[0].flush()
-    assert got == expected
-    assert streams[1].inferred_chunks == streams[0].inferred_chunks
-    assert batcher.gather(streams) is None
-
-
 def test_model_rows_are_independent(silero: SileroModel) -> None:
     rng = np.random.default_rng(0)
     chunks = (rng.standard_normal((5, 576)) * 0.1).astype(np.float32)
