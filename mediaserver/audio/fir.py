@@ -123,6 +123,9 @@ class FirResampler(Generic[ScalarT]):
         self._made = 0  # outputs given so far
 
     def _emit(self, x: Floats, *, final: bool) -> npt.NDArray[ScalarT]:
+        steady = self.up > 1 and self._made + self._delay == self.up * self._fed
+        if steady and not final and len(x):
+            return self._cast(self._upsample(x))
         self._fed += len(x)
         if final:
             ready = round(self._fed * self.out_rate / self.in_rate)
@@ -141,6 +144,26 @@ class FirResampler(Generic[ScalarT]):
             self._x = self._x[lowest - self._base :]
             self._base = lowest
         return self._cast(out)
+
+    def _upsample(self, x: Floats) -> Floats:
+        """The steady state of an upsampler (every call after the first): `x` yields exactly
+        `up * len(x)` outputs, branch p giving every up-th one from p, all reading x's span."""
+        n, fed, up = len(x), self._fed, self.up
+        buf = np.concatenate((self._x, x))
+        start = fed - self._base  # where x begins in buf
+        y = np.empty(up * n, np.float32)
+        for p, g in enumerate(self._branches):
+            tap = self._copies[p]
+            if tap >= 0:
+                y[p::up] = buf[start - tap : start - tap + n]
+            else:
+                y[p::up] = np.convolve(buf[start - len(g) + 1 : start + n], g, "valid")
+        self._fed = fed + n
+        self._made += up * n
+        self.samples_out += up * n
+        self._x = buf[-self._taps :]
+        self._base = self._fed - self._taps
+        return y
 
     def _input_index(self, n: int) -> int:
         """The newest input sample output `n` reads."""
