@@ -192,6 +192,10 @@ def server_process(tmp: Path, http_port: int, rtp_range: tuple[int, int]) -> Any
                     break
             time.sleep(0.2)
         yield proc
+    except BaseException:
+        log.flush()
+        print((tmp / "server.log").read_text()[-4000:], file=sys.stderr)  # why it failed
+        raise
     finally:
         proc.terminate()
         try:
