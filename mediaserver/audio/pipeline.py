@@ -41,8 +41,16 @@ class Preprocessor:
         settings: AudioSettings | None = None,
         *,
         quality: Quality | None = None,
+        block: int = 1,
     ) -> None:
         settings = AudioSettings() if settings is None else settings
+        if block < 1:
+            raise ValueError(f"block must be >= 1 sample, got {block}")
+        # Output is released each time it crosses a multiple of `block` samples (see _gather).
+        self._block = block
+        self._held: list[Samples] = []
+        self._produced = 0  # 16 kHz samples out of the front stage
+        self._released = 0
         self.input_rate = check_rate(input_rate, "input_rate")
         self.settings = settings
         self._denoiser: Denoiser | None = None
@@ -76,11 +84,29 @@ class Preprocessor:
 
     def process(self, pcm: Pcm16) -> Pcm16:
         """Process the next frame; returns the 16 kHz audio ready so far (maybe none yet)."""
-        return self._levels(self._front(check_pcm16(pcm).astype(np.float32)))
+        return self._levels(self._gather(self._front(check_pcm16(pcm).astype(np.float32))))
 
     def flush(self) -> Pcm16:
         """End of stream: the audio still held back by the resampler or the denoiser."""
-        return self._levels(self._front_flush())
+        held, self._held = self._held, []
+        self._released = self._produced
+        return self._levels(np.concatenate([*held, self._front_flush()]))
+
+    def _gather(self, x: Samples) -> Samples:
+        """Hold output until it crosses a multiple of `block`. With the VAD's chunk as the
+        block, every stage after this one (levels, ring buffer, VAD) runs once per chunk
+        instead of once per packet, and the VAD still sees each chunk complete in the very
+        frame that completes it: no decision waits longer."""
+        if self._block == 1:
+            return x
+        self._produced += len(x)
+        if self._produced // self._block == self._released // self._block:
+            if len(x):
+                self._held.append(x.copy())
+            return x[:0]
+        held, self._held = self._held, []
+        self._released = self._produced
+        return np.concatenate([*held, x]) if held else x
 
     def close(self) -> None:
         """Free the denoiser's native state (a no-op without denoise)."""
