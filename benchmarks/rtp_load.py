@@ -12,11 +12,17 @@ Setup (all on this machine):
 Every call plays the same loop: espeak-ng pt-BR speech between silences; each call starts at
 a different point of the loop. Figures per N, measured over the steady part of the run:
 - server CPU per call (% of one core) and in total;
-- event lag: arrival of `vad.speech_end` minus the moment the sender sent the sample at
-  "end of speech in the audio + vad.min_silence_ms" (the earliest instant any VAD can decide
-  that speech ended). It includes the jitter buffer's playout delay (rtp.jitter_delay_ms,
-  60 ms), a configured wait like min_silence_ms: "lag under 100 ms" is judged on what the
-  server adds beyond both (p95 lag - 60 ms);
+- event lag: arrival of `vad.speech_end` (at this script) minus the moment the sender sent
+  the packet carrying the sample at "end of speech in the audio + vad.min_silence_ms". End
+  of speech is the end of the last 10 ms frame of the espeak phrase above -40 dBFS; adding
+  min_silence_ms (a configured wait: the call asked to hear that much silence first) gives
+  the first sample from which any VAD could decide that speech ended, and the server can
+  have that sample no earlier than the packet carrying it was sent (loopback adds ~0.1 ms).
+  So the lag is everything between "the deciding audio is on the wire" and "the client has
+  the event": the jitter buffer's playout delay (rtp.jitter_delay_ms, 60 ms, the other
+  configured wait), resampling, the VAD's 32 ms chunks and its model's own reaction, the
+  batching tick, the event fan-out and the WebSocket. "Lag under 100 ms" is judged on what
+  the server adds beyond both configured waits: p95 lag - 60 ms;
 - packets lost at the server (sum of the calls' `packets_lost`, plus the kernel's UDP receive
   buffer drops from /proc/net/snmp).
 Without an STT model installed the engines are not exercised (calls run VAD, the state machine
@@ -162,10 +168,11 @@ def server_process(tmp: Path, http_port: int, rtp_range: tuple[int, int]) -> Any
         MEDIASERVER_RTP__PORT_MIN=str(rtp_range[0]),
         MEDIASERVER_RTP__PORT_MAX=str(rtp_range[1]),
         MEDIASERVER_LOGGING__LEVEL="warning",
-        MEDIASERVER_AUDIOSOCKET__ENABLED="false",  # RTP only; never clash on port 9092
         # No STT model means no finals, so ITN never runs; building its NeMo grammars at
         # start-up would only steal the first level's CPU.
         MEDIASERVER_POSTPROCESS__NEMO="false",
+        # Not measured here; its fixed port would clash with another server on the machine.
+        MEDIASERVER_AUDIOSOCKET__ENABLED="false",
     )
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -185,6 +192,10 @@ def server_process(tmp: Path, http_port: int, rtp_range: tuple[int, int]) -> Any
                     break
             time.sleep(0.2)
         yield proc
+    except BaseException:
+        log.flush()
+        print((tmp / "server.log").read_text()[-4000:], file=sys.stderr)  # why it failed
+        raise
     finally:
         proc.terminate()
         try:
@@ -333,7 +344,13 @@ def _collect(
             result.lags_ms.append(lag)
         # Against the VAD's own verdict: its silence began at audio_ms - speech_pad_ms.
         decided = item["audio_ms"] - SPEECH_PAD_MS + MIN_SILENCE_MS
-        result.decision_ms.append((received - start - decided / 1000) * 1000)
+        result.decision_ms.append((received - start - _sent_ms(decided) / 1000) * 1000)
+
+
+def _sent_ms(call_ms: float) -> float:
+    """When the packet carrying the call's audio at `call_ms` left, after its first packet:
+    packet n holds [20 n, 20 n + 20) ms and is sent 20 n ms after packet 0."""
+    return call_ms // (PTIME * 1000) * (PTIME * 1000)
 
 
 def _lag_ms(
@@ -354,7 +371,7 @@ def _lag_ms(
                 best = known
     if best is None or abs(best - position) > 1000:
         return None
-    sent_at = t0 + (best - offset_ms + MIN_SILENCE_MS) / 1000
+    sent_at = t0 + _sent_ms(best - offset_ms + MIN_SILENCE_MS) / 1000
     return (received - sent_at) * 1000
 
 

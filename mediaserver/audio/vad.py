@@ -168,6 +168,11 @@ class VadStream:
         return bool(self._queue)
 
     @property
+    def has_events(self) -> bool:
+        """True when `events()` has something to return."""
+        return bool(self._events)
+
+    @property
     def speaking(self) -> bool:
         return self._hysteresis.speaking
 

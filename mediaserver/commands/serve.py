@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         del uvloop
         loop = "uvloop"
     install_log_filters()
-    app = create_app(settings)
+    app = create_app(settings, freeze_heap=True)
     config = uvicorn.Config(
         app,
         host=server.host,

@@ -27,6 +27,7 @@ import numpy as np
 
 from mediaserver.audio.pcm import check_pcm16
 from mediaserver.audio.pipeline import Preprocessor
+from mediaserver.audio.silero import SILERO_CHUNK
 from mediaserver.audio.vad import VadBatcher, VadStream
 from mediaserver.session.call_events import EventDict, dtmf, error, from_session
 from mediaserver.session.call_options import CallOptions
@@ -119,7 +120,8 @@ class CallCore:
         if pre is None or pre.input_rate != sample_rate:
             # A new rate (first frame, or a renegotiated codec): a new front end; the old
             # one's held-back audio still belongs to the timeline.
-            old, pre = pre, Preprocessor(sample_rate, self.options.audio)  # checks the rate
+            # Blocks of VAD chunks: the stages after resampling run once per chunk.
+            old, pre = pre, Preprocessor(sample_rate, self.options.audio, block=SILERO_CHUNK)
             self._pre = pre
             if old is not None:
                 out.extend(self._push(old.flush(), now))

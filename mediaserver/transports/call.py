@@ -114,7 +114,7 @@ class Call:
         self._frames += 1
         self._step(lambda now: self._core.feed(samples, sample_rate, now))
         if not self._finalized:
-            self._manager.vad_pending(self)
+            self._vad_fed()
 
     def dtmf(self, digit: str) -> None:
         """A DTMF digit from the peer (RFC 4733, AudioSocket, WebRTC): emits a `dtmf` event.
@@ -222,6 +222,15 @@ class Call:
 
     def vad_failed(self, exc: Exception) -> None:
         self._crash(exc)
+
+    def _vad_fed(self) -> None:
+        stream = self._core.vad
+        if stream.pending:
+            self._manager.vad_pending(self)  # the network must decide: on the next tick
+        elif stream.has_events:
+            # Decided already (the pre-filter settles clear silence at once, and the end of
+            # speech is usually decided on silence): waiting for the tick would only add lag.
+            self.vad_done(self._loop.time())
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -105,3 +105,25 @@ def test_telephone_call_with_denoise(silero: SileroModel, speech: Speech) -> Non
     assert len(events) == 2
     assert 0 <= events[0].sample - start <= 250 * MS
     assert abs(events[1].sample - end) <= 100 * MS
+
+
+def test_blocks_are_released_as_soon_as_they_complete() -> None:
+    pcm = tone(300.0, 1.0, 8000.0, 8000).astype(np.int16)
+    plain = Preprocessor(8000, AudioSettings(gain_normalize=False))
+    blocked = Preprocessor(8000, AudioSettings(gain_normalize=False), block=512)
+    produced = released = 0
+    parts = []
+    for i in range(0, len(pcm), 160):
+        produced += len(plain.process(pcm[i : i + 160]))
+        out = blocked.process(pcm[i : i + 160])
+        parts.append(out)
+        if len(out):
+            released += len(out)
+            assert released == produced  # everything made so far, in the frame that
+            assert released // 512 > (released - len(out)) // 512  # ... crossed a block
+        else:
+            assert produced // 512 == released // 512
+    parts.append(blocked.flush())
+    assert len(np.concatenate(parts)) == len(pcm) * 2
+    with pytest.raises(ValueError, match="block"):
+        Preprocessor(8000, block=0)

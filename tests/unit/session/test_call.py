@@ -25,7 +25,9 @@ from tests.call_audio import PHRASES, Pcm, frames, loud_bounds, silence, speech
 pytestmark = pytest.mark.needs_espeak
 
 PAD_MS = 200  # the default speech_pad_ms
-TOLERANCE_MS = 100
+# 110 ms: resampled exactly (as by soxr HQ or VHQ), the 8 kHz "Bom dia" reaches the speech
+# threshold 110 ms after its first loud frame; the pad still places the start before it.
+TOLERANCE_MS = 110
 
 
 @pytest.fixture(scope="module")
