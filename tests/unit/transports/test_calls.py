@@ -280,7 +280,7 @@ async def test_muted_call_discards_input_but_keeps_the_timeline(manager: CallMan
 async def test_a_call_speaking_keeps_a_silent_caller_out_of_hold(manager: CallManager) -> None:
     call = manager.create(Transport.WEBSOCKET, {"timeouts": {"silence_s": 0.1}}, TransportInfo())
     sub = call.subscribe()
-    call.feed(silence(0.02, 16000).tobytes(), 16000)
+    call.feed(silence(0.1, 16000).tobytes(), 16000)  # the front end hands over 32 ms chunks
     assert call.state == "silence"
     call.muted = True  # the Speaker mutes the call for as long as it speaks
     await asyncio.sleep(0.4)  # four silence timeouts, the caller listening
