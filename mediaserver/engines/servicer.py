@@ -129,7 +129,24 @@ def _consume_exception(future: asyncio.Future[Any]) -> None:
         future.exception()  # RequestCancelled, expected: retrieved so asyncio does not log it
 
 
-class SttServicer(pb_grpc.SttWorkerServicer):  # type: ignore[misc]  # generated, untyped base
+class _ControlMethods:
+    """Cancel and Health, the same for the STT and TTS services."""
+
+    engine: Any
+    state: WorkerState
+
+    async def Cancel(  # gRPC method name
+        self, request: pb.CancelRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CancelResponse:
+        return pb.CancelResponse(found=self.state.cancel(request.request_id))
+
+    async def Health(  # gRPC method name
+        self, request: pb.HealthRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.HealthResponse:
+        return self.state.health(self.engine, request.details)
+
+
+class SttServicer(_ControlMethods, pb_grpc.SttWorkerServicer):  # type: ignore[misc]  # generated base
     def __init__(self, engine: SttEngine, state: WorkerState) -> None:
         self.engine = engine
         self.state = state
@@ -239,18 +256,8 @@ class SttServicer(pb_grpc.SttWorkerServicer):  # type: ignore[misc]  # generated
             else:
                 raise ValueError(f"unexpected {kind!r} message after config")
 
-    async def Cancel(  # gRPC method name
-        self, request: pb.CancelRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pb.CancelResponse:
-        return pb.CancelResponse(found=self.state.cancel(request.request_id))
 
-    async def Health(  # gRPC method name
-        self, request: pb.HealthRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pb.HealthResponse:
-        return self.state.health(self.engine, request.details)
-
-
-class TtsServicer(pb_grpc.TtsWorkerServicer):  # type: ignore[misc]  # generated, untyped base
+class TtsServicer(_ControlMethods, pb_grpc.TtsWorkerServicer):  # type: ignore[misc]  # generated base
     def __init__(self, engine: TtsEngine, state: WorkerState) -> None:
         self.engine = engine
         self.state = state
@@ -286,13 +293,3 @@ class TtsServicer(pb_grpc.TtsWorkerServicer):  # type: ignore[misc]  # generated
                 raise
             finally:
                 cancel.set()
-
-    async def Cancel(  # gRPC method name
-        self, request: pb.CancelRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pb.CancelResponse:
-        return pb.CancelResponse(found=self.state.cancel(request.request_id))
-
-    async def Health(  # gRPC method name
-        self, request: pb.HealthRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pb.HealthResponse:
-        return self.state.health(self.engine, request.details)
