@@ -6,9 +6,8 @@ library of its own engine (CTranslate2 or sherpa-onnx) and nothing else.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from mediaserver.engines.base import SttEngine
+from mediaserver.engines.factory import instantiate
 
 # engine name (as in a model manifest) -> (module, class)
 ENGINES: dict[str, tuple[str, str]] = {
@@ -19,10 +18,5 @@ ENGINES: dict[str, tuple[str, str]] = {
 
 def create_engine(engine_name: str) -> SttEngine:
     """A new, unloaded engine for `engine_name`; ValueError naming the known engines otherwise."""
-    try:
-        module_name, class_name = ENGINES[engine_name]
-    except KeyError:
-        known = ", ".join(sorted(ENGINES))
-        raise ValueError(f"unknown STT engine {engine_name!r}; known engines: {known}") from None
-    engine: SttEngine = getattr(import_module(module_name), class_name)()
+    engine: SttEngine = instantiate(ENGINES, "STT", engine_name)
     return engine

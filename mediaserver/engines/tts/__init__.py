@@ -6,8 +6,7 @@ never imports torch and a Kokoro worker loads its stack only once it is chosen.
 
 from __future__ import annotations
 
-from importlib import import_module
-
+from mediaserver.engines.factory import instantiate
 from mediaserver.engines.tts.base import TtsEngine
 
 # engine name (as in a model manifest) -> (module, class)
@@ -19,12 +18,7 @@ ENGINES: dict[str, tuple[str, str]] = {
 
 def create_tts_engine(engine_name: str) -> TtsEngine:
     """A new, unloaded engine for `engine_name`; ValueError naming the known engines otherwise."""
-    try:
-        module_name, class_name = ENGINES[engine_name]
-    except KeyError:
-        known = ", ".join(sorted(ENGINES))
-        raise ValueError(f"unknown TTS engine {engine_name!r}; known engines: {known}") from None
-    engine: TtsEngine = getattr(import_module(module_name), class_name)()
+    engine: TtsEngine = instantiate(ENGINES, "TTS", engine_name)
     return engine
 
 
