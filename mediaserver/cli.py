@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "mediaserver.commands.postprocess",
     "mediaserver.commands.transcribe",
     "mediaserver.commands.speak",
+    "mediaserver.commands.events",
 )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from mediaserver.commands.server_url import add_url_option, auth_headers, base_url
 from mediaserver.config import Settings
 from mediaserver.engines import hub
 from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
@@ -55,6 +56,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("ps", help="list the models the running server has loaded")
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    add_url_option(p)
     p.set_defaults(func=_guarded(ps))
 
     p = subparsers.add_parser("rm", help="remove an installed model")
@@ -168,24 +170,22 @@ def _list_catalog(registry: Registry, *, as_json: bool) -> int:
 
 
 def ps(args: argparse.Namespace, settings: Settings) -> int:
-    host = settings.server.host
-    # A wildcard listen address is reachable on loopback.
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    netloc = f"[{host}]" if ":" in host else host
-    url = f"http://{netloc}:{settings.server.port}/v1/models?loaded=true"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    if settings.server.api_keys:
-        request.add_header("Authorization", f"Bearer {settings.server.api_keys[0]}")
+    server = base_url(settings, args.url)
+    url = f"{server}/v1/models?loaded=true"
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", **auth_headers(settings)}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             body = json.load(response)
     except urllib.error.HTTPError as exc:
-        return _fail(f"the server at {url} answered HTTP {exc.code}", FAILED)
+        hint = "; set MEDIASERVER_API_KEYS to one of its keys" if exc.code == 401 else ""
+        return _fail(f"the server at {server} answered HTTP {exc.code}{hint}", FAILED)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         return _fail(
-            f"the server is not running at {netloc}:{settings.server.port} ({reason}); "
-            "start it with `mediaserver serve`",
+            f"the server is not running at {server} ({reason}); start it with "
+            "`mediaserver serve`, or name where it runs with --url",
             FAILED,
         )
     except json.JSONDecodeError:

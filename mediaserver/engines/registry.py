@@ -44,6 +44,9 @@ Filler = Callable[[Path], None]  # puts a model's files into the staging directo
 _STAGING_PREFIX: Final = ".staging-"
 _TRASH_PREFIX: Final = ".removing-"
 _CHUNK: Final = 1 << 20
+# Directories the server keeps next to the models for itself (`cache/itn`: compiled ITN
+# grammars); never a model, and no model may take their name.
+RESERVED_NAMES: Final = frozenset({"cache"})
 
 
 class ModelExistsError(ValueError):
@@ -98,6 +101,10 @@ class Registry:
 
     def path_of(self, name: str) -> Path:
         """The directory model `name` lives (or would live) in; rejects traversal."""
+        if name in RESERVED_NAMES:
+            raise ValueError(
+                f"{name!r} is reserved for the server's own files; choose another name"
+            )
         return self.root / validate_name(name)
 
     # --- reading -------------------------------------------------------------------------
@@ -150,7 +157,7 @@ class Registry:
         if not self.root.is_dir():
             return
         for path in sorted(self.root.iterdir()):
-            if path.is_dir() and not path.name.startswith("."):
+            if path.is_dir() and not path.name.startswith(".") and path.name not in RESERVED_NAMES:
                 yield path
 
     # --- writing -------------------------------------------------------------------------
