@@ -45,7 +45,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("pull", help="download a model (or import a local copy)")
     p.add_argument("name", metavar="NAME", help="catalog name (see `list --available`)")
     p.add_argument("--from", dest="source", metavar="DIR", type=Path, help="import this directory")
-    p.add_argument("--engine", choices=[e for e in ENGINES if e != "espeak-ng"])
+    p.add_argument(
+        "--engine",
+        choices=[e for e in ENGINES if e != "espeak-ng"],
+        help="with --from: the engine that runs the files (default: the directory's manifest, "
+        "the catalog entry NAME, else detected from the files)",
+    )
     p.add_argument("--name", dest="alias", metavar="ALIAS", help="install under this name")
     p.set_defaults(func=_guarded(pull))
 
@@ -60,12 +65,12 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_guarded(ps))
 
     p = subparsers.add_parser("rm", help="remove an installed model")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="an installed model (see `mediaserver list`)")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=_guarded(rm))
 
     p = subparsers.add_parser("inspect", help="show an installed model's manifest as JSON")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="an installed model (see `mediaserver list`)")
     p.set_defaults(func=_guarded(inspect))
 
 
