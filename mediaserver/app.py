@@ -22,6 +22,7 @@ from mediaserver.api import speak as speak_api
 from mediaserver.api import speech as speech_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
+from mediaserver.api.request_metrics import RequestMetricsMiddleware
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.registry import Registry
@@ -151,7 +152,10 @@ def create_app(
         ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(ApiKeyMiddleware, keys=settings.server.api_keys)],
+        middleware=[
+            Middleware(RequestMetricsMiddleware, metrics=runtime.metrics),
+            Middleware(ApiKeyMiddleware, keys=settings.server.api_keys),
+        ],
     )
     app.state.runtime = runtime
     return app
