@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,6 +26,7 @@ from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.api.request_metrics import RequestMetricsMiddleware
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import Postprocessor
+from mediaserver.engines.defaults import models_report
 from mediaserver.engines.registry import Registry
 from mediaserver.engines.service import build_supervisor
 from mediaserver.engines.speech import SpeechService
@@ -75,6 +77,14 @@ class Runtime:
     audiosocket: AudioSocketServer | None = None
 
 
+async def log_models(runtime: Runtime) -> None:
+    """What the server can do: its models, and a default that is missing (once, with the fix)."""
+    report = await asyncio.to_thread(models_report, runtime.registry, runtime.settings.models)
+    log.info("models.installed", stt=list(report.stt), tts=list(report.tts))
+    for name, fix in report.fixes().items():
+        log.warning("models.default_missing", model=name, fix=fix)
+
+
 def freeze_startup_heap() -> None:
     gc.collect()
     gc.freeze()
@@ -112,6 +122,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("server.start", version=__version__, host=settings.server.host)
+        await log_models(runtime)
         # Before anything is live: loading (or first building) NeMo's grammars holds the GIL
         # for up to seconds, which would stall every call's audio if done while serving.
         await runtime.postprocessing.start()
