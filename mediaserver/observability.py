@@ -26,7 +26,7 @@ METRIC_PREFIX = "mediaserver"
 
 # One `_created` timestamp series per counter and histogram child doubles the output and nobody
 # graphs them (Prometheus ignores them unless asked); process-wide, like the client's default.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
 class _Stderr:
