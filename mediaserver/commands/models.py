@@ -131,17 +131,40 @@ def list_models(args: argparse.Namespace, settings: Settings) -> int:
     for path, reason in problems:
         print(f"mediaserver: warning: skipping {path}: {reason}", file=sys.stderr)
     if args.json:
-        print(json.dumps([m.to_dict() for m in models], indent=2))
+        print(json.dumps([_with_voices(m) for m in models], indent=2))
         return OK
     rows = [_installed_row(m) for m in models]
-    _print_table(("NAME", "ENGINE", "TYPE", "SIZE", "SOURCE"), rows)
+    _print_table(("NAME", "ENGINE", "TYPE", "VOICES", "SIZE", "SOURCE"), rows)
     return OK
 
 
 def _installed_row(model: InstalledModel) -> tuple[str, ...]:
     m = model.manifest
     source = {"hub": m.source.repo, "local": m.source.path, "builtin": "builtin"}[m.source.kind]
-    return (m.name, m.engine, m.type, _size(m.size_bytes) if model.path else "-", source)
+    voices = _voices(model)
+    count = "-" if voices is None else str(len(voices))
+    return (m.name, m.engine, m.type, count, _size(m.size_bytes) if model.path else "-", source)
+
+
+def _voices(model: InstalledModel) -> list[str] | None:
+    """A TTS model's voices as GET /v1/voices lists them (same function); None for STT.
+    espeak-ng's come from its library: the manifest names only its default voice."""
+    if model.manifest.type != "tts":
+        return None
+    from mediaserver.engines.speech import list_voices
+
+    try:
+        return [v.id for v in list_voices(model)]
+    except ModelLoadError:  # the engine is not usable here: no voices to offer
+        return []
+
+
+def _with_voices(model: InstalledModel) -> dict[str, object]:
+    data = model.to_dict()
+    voices = _voices(model)
+    if voices is not None:
+        data["voices"] = voices
+    return data
 
 
 def _list_catalog(registry: Registry, *, as_json: bool) -> int:
@@ -225,7 +248,7 @@ def rm(args: argparse.Namespace, settings: Settings) -> int:
 
 def inspect(args: argparse.Namespace, settings: Settings) -> int:
     model = Registry.from_settings(settings).get(args.name)
-    print(json.dumps(model.to_dict(), indent=2))
+    print(json.dumps(_with_voices(model), indent=2))
     return OK
 
 
