@@ -17,6 +17,7 @@ from mediaserver import __version__
 from mediaserver.api import calls as calls_api
 from mediaserver.api import calls_rtp, errors, health, transcriptions
 from mediaserver.api import demo as demo_page
+from mediaserver.api import docs as docs_page
 from mediaserver.api import models as models_api
 from mediaserver.api import realtime as realtime_api
 from mediaserver.api import speak as speak_api
@@ -160,6 +161,7 @@ def create_app(
             *webrtc_api.routes,
             *realtime_api.routes,
             *demo_page.routes,
+            *docs_page.routes,
         ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
