@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -68,3 +72,28 @@ def test_no_server_is_one_clear_line(env: None, capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"mediaserver: the server is not running at http://127.0.0.1:{port}")
     assert "Traceback" not in err
+
+
+def _watch_then_interrupt(url: str, call_id: str) -> tuple[int, str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaserver", "events", call_id, "--url", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, first, err
+
+
+async def test_ctrl_c_stops_watching_quietly(env: None, settings: Settings) -> None:
+    async with live_server(settings) as server:
+        call = server.runtime.calls.create(Transport.AUDIOSOCKET, {}, TransportInfo())
+        code, first, err = await asyncio.to_thread(_watch_then_interrupt, server.http_url, call.id)
+    assert json.loads(first)["type"] == "session.created"
+    assert code == 0
+    assert err == ""
