@@ -142,7 +142,11 @@ class ModelNotFoundError(LookupError):
     def __init__(self, name: str, *, suggestion: str | None = None, installed: bool = False):
         """`suggestion`: the name probably meant (`installed` when it needs no pull)."""
         if suggestion is not None and installed:
-            message = f"model {name!r} is not installed; did you mean {suggestion!r} (installed)?"
+            message = (
+                f"model {name!r} is not installed (did you mean {suggestion!r}? it is "
+                f"installed); run `mediaserver pull {name}` (or `mediaserver pull {name} "
+                "--from DIR` to import a local copy)"
+            )
         elif suggestion is not None:
             message = (
                 f"model {name!r} is not installed; did you mean {suggestion!r}? install it with "

@@ -27,7 +27,7 @@ pytestmark = [
 
 KEY = "demo-key-1"
 SHOWN = """JSON.stringify({
-  error: document.getElementById("error").hidden ? null : document.getElementById("error").innerText,
+  error: ((e) => (e.hidden ? null : e.innerText))(document.getElementById("error")),
   badge: document.getElementById("state").innerText,
   badgeState: document.getElementById("state").dataset.state,
   models: [...document.getElementById("model").options].map((o) => o.value),

@@ -43,7 +43,9 @@ def test_a_mistyped_installed_name_suggests_the_installed_one(
     assert run(capsys, "pull", "my-ctc-model", "--from", str(source))[0] == 0
     code, _, err = run(capsys, "rm", "my-ctc-modle", "-y")
     assert code == 1
-    assert "did you mean 'my-ctc-model' (installed)?" in one_line_error(err)
+    line = one_line_error(err)
+    assert "(did you mean 'my-ctc-model'? it is installed)" in line
+    assert "`mediaserver pull my-ctc-modle`" in line  # it may be a model still to install
 
 
 def test_a_catalog_name_not_installed_gets_the_pull_command(
