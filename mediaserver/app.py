@@ -22,20 +22,20 @@ from mediaserver.api import speak as speak_api
 from mediaserver.api import speech as speech_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
+from mediaserver.calls.manager import Call, CallManager
+from mediaserver.calls.postprocess import ThreadedPostprocess, default_postprocess
+from mediaserver.calls.speaker import ServiceSynthesizer
+from mediaserver.calls.worker_recognizers import WorkerRecognizers
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import Postprocessor
-from mediaserver.engines.registry import Registry
-from mediaserver.engines.service import build_supervisor
-from mediaserver.engines.speech import SpeechService
-from mediaserver.engines.supervisor import Supervisor
+from mediaserver.engines.models.registry import Registry
+from mediaserver.engines.supervision.build import build_supervisor
+from mediaserver.engines.supervision.supervisor import Supervisor
+from mediaserver.engines.tts.service import SpeechService
 from mediaserver.observability import Metrics
 from mediaserver.transports.audiosocket import AudioSocketServer
-from mediaserver.transports.calls import Call, CallManager
-from mediaserver.transports.postprocess import ThreadedPostprocess, default_postprocess
-from mediaserver.transports.rtp import RtpTransport
-from mediaserver.transports.speaker import ServiceSynthesizer
+from mediaserver.transports.rtp.transport import RtpTransport
 from mediaserver.transports.webrtc import WebRtcGateway
-from mediaserver.transports.worker_recognizers import WorkerRecognizers
 
 log = structlog.get_logger("mediaserver.app")
 T = TypeVar("T")

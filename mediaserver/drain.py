@@ -23,7 +23,7 @@ CLOSE_REASON = "shutdown"
 
 
 class DrainableCall(Protocol):
-    """What the drain needs of a call (``mediaserver.transports.calls.Call`` has it)."""
+    """What the drain needs of a call (``mediaserver.calls.manager.Call`` has it)."""
 
     id: str
 

@@ -20,8 +20,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from mediaserver.api.errors import ApiError
+from mediaserver.calls.manager import Call, CallManager, CallRefused, Subscription
 from mediaserver.session.call_options import CallOptionsError
-from mediaserver.transports.calls import Call, CallManager, CallRefused, Subscription
 
 # WebSocket close code for an unknown call (4000-4999 are the application's).
 WS_CALL_NOT_FOUND = 4404

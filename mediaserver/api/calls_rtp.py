@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediaserver.api.errors import ApiError
-from mediaserver.transports.calls import CallRefused
-from mediaserver.transports.ports import PortsExhausted
-from mediaserver.transports.rtp import RtpTransport
+from mediaserver.calls.manager import CallRefused
+from mediaserver.transports.rtp.ports import PortsExhausted
+from mediaserver.transports.rtp.transport import RtpTransport
 
 
 async def create_call(request: Request) -> Response:

@@ -18,7 +18,7 @@ from mediaserver.engines.errors import (
     QueueFullError,
     WorkerUnavailable,
 )
-from mediaserver.engines.service import ModelTypeError
+from mediaserver.engines.supervision.build import ModelTypeError
 
 
 class ApiError(Exception):

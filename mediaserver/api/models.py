@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediaserver.api.errors import ApiError
-from mediaserver.engines.registry import InstalledModel
-from mediaserver.engines.spec import WorkerStatus
+from mediaserver.engines.models.registry import InstalledModel
+from mediaserver.engines.supervision.spec import WorkerStatus
 
 _TRUE = ("1", "true", "yes")
 _FALSE = ("", "0", "false", "no")

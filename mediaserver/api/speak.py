@@ -19,9 +19,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediaserver.api.errors import ApiError
-from mediaserver.transports.audio_out import NoAudioPath
-from mediaserver.transports.calls import Call, CallManager
-from mediaserver.transports.speaker import SpeakError
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.manager import Call, CallManager
+from mediaserver.calls.speaker import SpeakError
 
 MAX_BODY_BYTES = 64 * 1024
 

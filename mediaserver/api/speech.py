@@ -34,7 +34,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mediaserver.api.audio_encode import (
+from mediaserver.api.errors import ApiError
+from mediaserver.engines.errors import EngineError
+from mediaserver.engines.tts.base import UnknownVoiceError, check_speed
+from mediaserver.engines.tts.service import (
+    MAX_INPUT_CHARS,
+    EmptySpeechError,
+    SpeechService,
+    SpeechStream,
+)
+from mediaserver.formats.audio import (
     MEDIA_TYPES,
     AudioEncoder,
     AvEncoder,
@@ -42,15 +51,6 @@ from mediaserver.api.audio_encode import (
     create_encoder,
     parse_format,
 )
-from mediaserver.api.errors import ApiError
-from mediaserver.engines.errors import EngineError
-from mediaserver.engines.speech import (
-    MAX_INPUT_CHARS,
-    EmptySpeechError,
-    SpeechService,
-    SpeechStream,
-)
-from mediaserver.engines.tts.base import UnknownVoiceError, check_speed
 
 log = structlog.get_logger("mediaserver.api.speech")
 

@@ -24,13 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mediaserver.api.errors import ApiError
-from mediaserver.api.formats import MEDIA_TYPES, ResponseFormat, parse_format, render
 from mediaserver.audio.decode import ChannelSelect, DecodedAudio, DecodeLimits, decode_audio
+from mediaserver.batch import transcription as batch
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import PostprocessOptions
-from mediaserver.engines import batch
 from mediaserver.engines.base import Task, TranscribeOptions
-from mediaserver.engines.service import stt_model
+from mediaserver.engines.supervision.build import stt_model
+from mediaserver.formats.transcripts import MEDIA_TYPES, ResponseFormat, parse_format, render
 
 log = structlog.get_logger("mediaserver.api.transcriptions")
 

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediaserver.api.errors import ApiError
-from mediaserver.transports.calls import CallRefused
+from mediaserver.calls.manager import CallRefused
 from mediaserver.transports.webrtc import SdpError, WebRtcGateway
 
 # An SDP offer from a browser is a few kB; the rest of the body is call options.

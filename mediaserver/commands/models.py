@@ -16,11 +16,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from mediaserver.config import Settings
-from mediaserver.engines import hub
 from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
-from mediaserver.engines.layout import ModelLayoutError
-from mediaserver.engines.manifest import ENGINES, ManifestError
-from mediaserver.engines.registry import CopyProgress, InstalledModel, ModelExistsError, Registry
+from mediaserver.engines.models import hub
+from mediaserver.engines.models.layout import ModelLayoutError
+from mediaserver.engines.models.manifest import ENGINES, ManifestError
+from mediaserver.engines.models.registry import (
+    CopyProgress,
+    InstalledModel,
+    ModelExistsError,
+    Registry,
+)
 
 OK: Final = 0
 FAILED: Final = 1

@@ -16,7 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mediaserver.api.audio_encode import (
+from mediaserver.config import Settings
+from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
+from mediaserver.engines.errors import EngineError
+from mediaserver.engines.models.registry import Registry
+from mediaserver.engines.supervision.build import ModelTypeError, build_supervisor
+from mediaserver.engines.tts.service import SpeechService, SpeechStream
+from mediaserver.formats.audio import (
     SPEECH_FORMATS,
     SpeechFormat,
     WavEncoder,
@@ -24,12 +30,6 @@ from mediaserver.api.audio_encode import (
     parse_format,
     wav_header,
 )
-from mediaserver.config import Settings
-from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
-from mediaserver.engines.errors import EngineError
-from mediaserver.engines.registry import Registry
-from mediaserver.engines.service import ModelTypeError, build_supervisor
-from mediaserver.engines.speech import SpeechService, SpeechStream
 
 OK, FAILED, USAGE = 0, 1, 2
 STDIO = "-"

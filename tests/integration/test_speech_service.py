@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from mediaserver.config import Settings
-from mediaserver.engines.registry import Registry
-from mediaserver.engines.service import build_supervisor
-from mediaserver.engines.speech import MAX_INPUT_CHARS, InvalidVoiceError, SpeechService
-from mediaserver.engines.supervisor import Supervisor
+from mediaserver.engines.models.registry import Registry
+from mediaserver.engines.supervision.build import build_supervisor
+from mediaserver.engines.supervision.supervisor import Supervisor
 from mediaserver.engines.tts.base import UnknownVoiceError
 from mediaserver.engines.tts.cache import CacheKey
+from mediaserver.engines.tts.service import MAX_INPUT_CHARS, InvalidVoiceError, SpeechService
 from mediaserver.observability import Metrics
 from tests.unit.engines.model_dirs import make_model_dir
 

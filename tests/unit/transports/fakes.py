@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from mediaserver.transports.audio_out import NoAudioPath
-from mediaserver.transports.calls import (
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.manager import (
     Call,
     CallManager,
     CallRefused,
@@ -19,7 +19,7 @@ from mediaserver.transports.calls import (
     Transport,
     TransportInfo,
 )
-from mediaserver.transports.speaker import Speaker
+from mediaserver.calls.speaker import Speaker
 
 
 class FakeSubscription(Subscription):

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from mediaserver.calls.manager import CallRefused, Transport
 from mediaserver.codecs.audiosocket import (
     Audio,
     AudioSocketParser,
@@ -23,7 +24,6 @@ from mediaserver.config import AudioSocketSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports import audiosocket
 from mediaserver.transports.audiosocket import AudioSocketServer, codec_name
-from mediaserver.transports.calls import CallRefused, Transport
 from tests.unit.transports.fakes import FakeCallManager
 
 pytestmark = pytest.mark.timeout(20)

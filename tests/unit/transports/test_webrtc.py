@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mediaserver.transports.calls import CallRefused, Transport
+from mediaserver.calls.manager import CallRefused, Transport
 from mediaserver.transports.webrtc import SdpError, WebRtcGateway
 from tests.unit.transports.webrtc_client import TONE_HZ, Client, until
 from tests.unit.transports.webrtc_fake_calls import FakeCall, FakeCallManager

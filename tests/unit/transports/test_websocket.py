@@ -13,9 +13,9 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from mediaserver.api import realtime
+from mediaserver.calls.manager import CallRefused, Transport
 from mediaserver.config import Settings
 from mediaserver.observability import Metrics
-from mediaserver.transports.calls import CallRefused, Transport
 from tests.unit.transports.fakes import FakeCallManager
 
 pytestmark = pytest.mark.timeout(30)

@@ -1,6 +1,6 @@
 """A recording call manager for transport tests: no session core, just what was fed.
 
-Duck-typed like `mediaserver.transports.calls.CallManager`/`Call` (not subclasses: the real
+Duck-typed like `mediaserver.calls.manager.CallManager`/`Call` (not subclasses: the real
 classes carry the call core's state, which these fakes stand in for).
 """
 
@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from mediaserver.transports.calls import CallRefused, Transport, TransportInfo
+from mediaserver.calls.manager import CallRefused, Transport, TransportInfo
 
 
 class FakeSubscription:
