@@ -7,20 +7,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mediaserver.api.context import runtime_of
+
 
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
 async def ready(request: Request) -> Response:
-    state = request.app.state.runtime
-    if state.draining:
+    if runtime_of(request).draining:
         return JSONResponse({"status": "draining"}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.runtime.metrics.registry
+    registry = runtime_of(request).metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

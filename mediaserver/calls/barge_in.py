@@ -20,10 +20,10 @@ from typing import Protocol
 import numpy as np
 
 from mediaserver.audio.events import PIPELINE_RATE, SpeechStart
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.audio.resample import Resampler
 from mediaserver.audio.vad import VadStream
 from mediaserver.config import VadSettings
-from mediaserver.session.ring_buffer import Pcm16
 
 
 class Marker(Protocol):

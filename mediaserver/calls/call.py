@@ -1,4 +1,7 @@
-"""`Call`: one live call, the async shell around its `CallCore` (see `transports.calls`)."""
+"""`Call`: one live call, the async shell around its `CallCore` (see `calls.manager`).
+
+A call knows its owner only through `CallHost` (what it needs: metrics, engines, the VAD
+ticker, the event-drop counter), so this module does not import the manager."""
 
 from __future__ import annotations
 
@@ -6,29 +9,56 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import structlog
 
 from mediaserver.audio.pcm import check_rate
-from mediaserver.audio.vad import VadStream
+from mediaserver.audio.vad import VadBatcher, VadStream
 from mediaserver.calls.audio_sink import NoAudioPath
 from mediaserver.calls.barge_in import BargeIn
 from mediaserver.calls.event_hub import EventHub, Subscription
-from mediaserver.calls.speaker import Speaker
+from mediaserver.calls.postprocess import Postprocess
+from mediaserver.calls.recognizers import Recognizers
+from mediaserver.calls.speaker import Speaker, Synthesizer
 from mediaserver.calls.transcriber import CallTranscriber
 from mediaserver.calls.types import BASE_STATS, CORE_EVENTS, Transport, TransportInfo
+from mediaserver.calls.vad_ticker import VadTicker
+from mediaserver.observability import Metrics
 from mediaserver.session import call_events
 from mediaserver.session.call_core import DTMF_DIGITS, CallCore, CallOutput, pcm_from_bytes
 from mediaserver.session.call_events import EventDict
 from mediaserver.session.call_options import CallOptions
 from mediaserver.session.states import SessionState
 
-if TYPE_CHECKING:
-    from mediaserver.calls.manager import CallManager
-
 log = structlog.get_logger("mediaserver.calls")
+
+
+class CallHost(Protocol):
+    """What a call needs from the manager that owns it (`CallManager` is one)."""
+
+    metrics: Metrics
+    recognizers: Recognizers
+    postprocess: Postprocess
+    queue_events: int
+    synthesizer: Synthesizer | None
+
+    @property
+    def ticker(self) -> VadTicker: ...
+
+    @property
+    def batcher(self) -> VadBatcher: ...
+
+    def count_drop(self) -> None: ...
+
+    def vad_pending(self, call: Call) -> None: ...
+
+    def vad_forget(self, call: Call) -> None: ...
+
+    def discard(self, call: Call) -> None: ...
+
+    def background(self, task: asyncio.Future[Any]) -> None: ...
 
 
 class Call:
@@ -36,7 +66,7 @@ class Call:
 
     def __init__(
         self,
-        manager: CallManager,
+        manager: CallHost,
         call_id: str,
         transport: Transport,
         options: CallOptions,
@@ -75,6 +105,28 @@ class Call:
         )
 
     # -- the contract ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin the call (once, by its manager): the transcriber runs, `session.created`
+        goes out first to every subscriber, the call's timers are armed."""
+        self._transcriber.start()
+        created = call_events.session_created(
+            self.id,
+            self.transport.value,
+            self.state,
+            {
+                "model": self.options.model,
+                "language": self.options.language,
+                "codec": self.transport_info.codec,
+            },
+        )
+        self._publish(created, sticky=True)
+        self._arm()
+
+    def abort(self, exc: BaseException) -> None:
+        """End the call at once after an unrecoverable failure: an `error` event, the core's
+        failure path (pending finals reported), `session.closed`. Idempotent."""
+        self._crash(exc)
 
     @property
     def muted(self) -> bool:

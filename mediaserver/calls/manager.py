@@ -41,6 +41,7 @@ import structlog
 
 from mediaserver.audio.vad import SileroModel, VadBatcher
 from mediaserver.calls.call import Call
+from mediaserver.calls.drain import Drainer
 from mediaserver.calls.event_hub import DEFAULT_QUEUE_EVENTS, Subscription
 from mediaserver.calls.postprocess import Postprocess, default_postprocess
 from mediaserver.calls.recognizers import LocalRecognizers, Recognizers
@@ -50,7 +51,6 @@ from mediaserver.calls.vad_ticker import DEFAULT_INTERVAL_S, VadTicker
 from mediaserver.config import Settings
 from mediaserver.engines.models.registry import Registry
 from mediaserver.observability import Metrics
-from mediaserver.session import call_events
 from mediaserver.session.call_options import parse_call_options
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
 
 log = structlog.get_logger("mediaserver.calls")
 
+CLOSE_MARGIN_S: Final = 5.0
 CALL_ID_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
@@ -82,7 +83,6 @@ class CallManager:
         tick_s: float = DEFAULT_INTERVAL_S,
         queue_events: int = DEFAULT_QUEUE_EVENTS,
         max_calls: int = 0,
-        draining: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -96,9 +96,17 @@ class CallManager:
         )
         self.queue_events = queue_events
         self.max_calls = max_calls  # 0 = no limit
+        # The one draining flag of the server (`/ready`, refusals); the drainer raises it.
         self.draining = False
-        # The server's own flag (SIGTERM drain) is read at each create.
-        self._server_draining = draining if draining is not None else (lambda: False)
+        # Every bulk end of calls goes through it: SIGTERM, the server stopping, `stop`. A
+        # close waits for the call's pending finals, which the session bounds by its closing
+        # timeout; a margin on top covers the post-processing and the last events.
+        self.drainer = Drainer(
+            self,
+            timeout_s=settings.server.drain_timeout_s,
+            grace_s=settings.server.drain_grace_s,
+            close_timeout_s=settings.session.closing_timeout_s + CLOSE_MARGIN_S,
+        )
         self._vad_model = vad_model
         self._tick_s = tick_s
         self._ticker: VadTicker | None = None
@@ -124,17 +132,11 @@ class CallManager:
         self._ticker.start()
 
     async def stop(self, drain_s: float | None = None) -> None:
-        """Refuse new calls, close every call (flushing finals), stop the ticker and engines."""
-        self.draining = True
-        calls = list(self._calls.values())
-        if calls:
-            wait = drain_s if drain_s is not None else self.settings.server.drain_timeout_s
-            closing = asyncio.gather(*(c.close("shutdown") for c in calls))
-            try:
-                await asyncio.wait_for(closing, wait)
-            except TimeoutError:
-                for call in calls:
-                    call._crash(TimeoutError("drain timeout"))
+        """Refuse new calls, close every call (flushing finals) through the drain, then stop
+        the ticker and the engines. `drain_s` bounds each call's close."""
+        await self.drainer.drain(wait=False, close_timeout_s=drain_s)
+        for call in self.calls():  # a close that did not finish in time ends now
+            call.abort(TimeoutError("drain timeout"))
         if self._ticker is not None:
             await self._ticker.aclose()
             self._ticker = None
@@ -175,7 +177,7 @@ class CallManager:
             raise ValueError(
                 "call_id must be 1-128 letters, digits, '.', '_' or '-' (it goes into URLs)"
             )
-        if self.draining or self._server_draining():
+        if self.draining:
             raise CallRefused(503, "draining", "the server is shutting down; no new calls")
         if self._ticker is None:
             raise CallRefused(503, "not_ready", "the call service has not started yet")
@@ -190,17 +192,7 @@ class CallManager:
         self._calls[call_id] = call
         self.metrics.calls_started.labels(transport=call.transport.value).inc()
         self.metrics.calls_active.inc()
-        call._transcriber.start()
-        call._publish(
-            call_events.session_created(
-                call_id,
-                call.transport.value,
-                call.state,
-                {"model": parsed.model, "language": parsed.language, "codec": info.codec},
-            ),
-            sticky=True,
-        )
-        call._arm()
+        call.start()
         log.info("call.created", call_id=call_id, transport=call.transport.value)
         return call
 

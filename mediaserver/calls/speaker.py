@@ -40,7 +40,7 @@ from mediaserver.engines.tts.base import check_speed
 
 if TYPE_CHECKING:
     from mediaserver.engines.supervision.supervisor import Supervisor
-    from mediaserver.engines.tts.service import SpeechService
+    from mediaserver.engines.tts.service import TtsService
 
 log = structlog.get_logger("mediaserver.calls.speaker")
 
@@ -61,7 +61,7 @@ class ServiceSynthesizer:
     normalization, the audio cache (a repeated prompt costs no worker), the worker freed as
     soon as the utterance is cancelled."""
 
-    def __init__(self, speech: SpeechService) -> None:
+    def __init__(self, speech: TtsService) -> None:
         self._speech = speech
 
     async def stream(

@@ -23,6 +23,7 @@ from typing import Final, Protocol
 
 import numpy as np
 
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.calls.postprocess import Postprocess
 from mediaserver.calls.recognizers import Recognizers, RecognizerStream, SpeechRecognizer
 from mediaserver.engines.base import (
@@ -38,7 +39,6 @@ from mediaserver.session.call_core import EngineCommand, FinishSegment, StreamAu
 from mediaserver.session.call_events import EventDict
 from mediaserver.session.call_options import CallOptions
 from mediaserver.session.events import sample_to_ms
-from mediaserver.session.ring_buffer import Pcm16
 from mediaserver.session.transcripts import PartialPolicy, confidence, partials_for
 
 _SCALE: Final = np.float32(1.0 / 32768.0)

@@ -21,7 +21,7 @@ from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
 from mediaserver.engines.errors import EngineError
 from mediaserver.engines.models.registry import Registry
 from mediaserver.engines.supervision.build import ModelTypeError, build_supervisor
-from mediaserver.engines.tts.service import SpeechService, SpeechStream
+from mediaserver.engines.tts.service import TtsService, TtsStream
 from mediaserver.formats.audio import (
     SPEECH_FORMATS,
     SpeechFormat,
@@ -98,7 +98,7 @@ async def speak(
     registry = Registry.from_settings(settings)
     # One utterance, then exit: the worker never needs unloading, the cache never warms up.
     async with build_supervisor(settings, registry, auto_unload_s=0) as engines:
-        speech = SpeechService(engines, registry, settings)
+        speech = TtsService(engines, registry, settings)
         stream = await speech.open(text, model=model, voice=voice, speed=speed)
         try:
             if output == STDIO:
@@ -110,7 +110,7 @@ async def speak(
             await stream.aclose()
 
 
-async def _write_file(stream: SpeechStream, fmt: SpeechFormat, path: Path) -> None:
+async def _write_file(stream: TtsStream, fmt: SpeechFormat, path: Path) -> None:
     with path.open("wb") as out:
         data_bytes = await _write(stream, fmt, out)
         if fmt == "wav":  # a file can be patched: give it its real length
@@ -118,7 +118,7 @@ async def _write_file(stream: SpeechStream, fmt: SpeechFormat, path: Path) -> No
             out.write(wav_header(stream.sample_rate, data_bytes))
 
 
-async def _write(stream: SpeechStream, fmt: SpeechFormat, out: BinaryIO) -> int:
+async def _write(stream: TtsStream, fmt: SpeechFormat, out: BinaryIO) -> int:
     """Encode the stream into `out`; returns the PCM bytes written (the WAV data size)."""
     encoder = create_encoder(fmt, stream.sample_rate)
     pcm_bytes = 0

@@ -23,8 +23,8 @@ from typing import Final, Literal, Protocol, get_args
 
 import av
 import numpy as np
-import numpy.typing as npt
 
+from mediaserver.audio.pcm import Pcm16, check_pcm16
 from mediaserver.audio.resample import OFFLINE_QUALITY, Resampler
 
 SpeechFormat = Literal["wav", "pcm", "mp3", "opus", "flac"]
@@ -47,7 +47,6 @@ _CONTAINERS: Final[dict[str, tuple[str, str, dict[str, str]]]] = {
     "flac": ("flac", "flac", {}),
 }
 
-Pcm16 = npt.NDArray[np.int16]
 
 
 class AudioEncoder(Protocol):
@@ -82,10 +81,6 @@ def create_encoder(fmt: SpeechFormat, sample_rate: int) -> AudioEncoder:
     raise ValueError(f"unsupported response format {fmt!r}")
 
 
-def _check_pcm(pcm: object) -> Pcm16:
-    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
-        raise ValueError("pcm must be a 1-D numpy int16 array (mono)")
-    return pcm
 
 
 def wav_header(sample_rate: int, data_bytes: int | None = None) -> bytes:
@@ -111,7 +106,7 @@ class PcmEncoder:
         self.sample_rate = sample_rate
 
     def encode(self, pcm: Pcm16) -> bytes:
-        return _check_pcm(pcm).astype("<i2", copy=False).tobytes()
+        return check_pcm16(pcm).astype("<i2", copy=False).tobytes()
 
     def finish(self) -> bytes:
         return b""
@@ -181,7 +176,7 @@ class AvEncoder:
     def encode(self, pcm: Pcm16) -> bytes:
         if self._finished:
             raise ValueError("the encoder is finished")
-        self._mux(self._resampler.process(_check_pcm(pcm)))
+        self._mux(self._resampler.process(check_pcm16(pcm)))
         return self._sink.drain()
 
     def finish(self) -> bytes:

@@ -25,14 +25,13 @@ from typing import Final
 
 import numpy as np
 
-from mediaserver.audio.pcm import check_pcm16
+from mediaserver.audio.pcm import Pcm16, check_pcm16
 from mediaserver.audio.pipeline import Preprocessor
 from mediaserver.audio.silero import SILERO_CHUNK
 from mediaserver.audio.vad import VadBatcher, VadStream
 from mediaserver.session.call_events import EventDict, dtmf, error, from_session
 from mediaserver.session.call_options import CallOptions
 from mediaserver.session.events import CommitSegment, Event, sample_to_ms
-from mediaserver.session.ring_buffer import Pcm16
 from mediaserver.session.session import Session
 from mediaserver.session.states import SessionState
 

@@ -40,6 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mediaserver.audio.events import PIPELINE_RATE, SpeechEnd, SpeechStart, VadEvent
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.config import SessionSettings
 from mediaserver.session.events import (
     AudioOverrun,
@@ -54,7 +55,7 @@ from mediaserver.session.events import (
     StateChanged,
     sample_to_ms,
 )
-from mediaserver.session.ring_buffer import Pcm16, RingBuffer
+from mediaserver.session.ring_buffer import RingBuffer
 from mediaserver.session.segments import SegmentLedger
 from mediaserver.session.states import (
     CLOSE_REASONS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mediaserver.engines.base import Architecture, Hypothesis
+from mediaserver.session.hypotheses import Architecture, Hypothesis
 from mediaserver.session.local_agreement import LocalAgreement
 
 

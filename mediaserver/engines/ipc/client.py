@@ -12,8 +12,9 @@ cancellation is slow to arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +138,19 @@ class WorkerClient:
             self.report_broken()
         return error
 
+    @contextlib.contextmanager
+    def _errors_of(self, call: Any, request_id: str) -> Iterator[None]:
+        """Errors of an RPC in flight, as engine errors: the worker's status, or our own
+        close of the channel (which grpc.aio reports as a cancellation)."""
+        try:
+            yield
+        except grpc.aio.AioRpcError as err:
+            raise self._rpc_error(err) from None
+        except asyncio.CancelledError:
+            if (error := self._interrupted(call, request_id)) is not None:
+                raise error from None
+            raise
+
     def _interrupted(self, call: Any, request_id: str) -> EngineError | None:
         """After a CancelledError: grpc.aio raises it both when our caller's task is cancelled
         and when the channel was closed under the call. Return the error for the latter."""
@@ -188,18 +202,12 @@ class WorkerClient:
             request_id=rid, audio=convert.audio_to_pb(audio), options=convert.options_to_pb(options)
         )
         call = self._stub.TranscribeFile(request)
-        try:
+        with self._errors_of(call, rid):
             async for event in call:
                 if event.WhichOneof("event") == "transcript":
                     return convert.transcript_from_pb(event.transcript)
                 if progress is not None:
                     progress(event.progress.done_s, event.progress.total_s)
-        except grpc.aio.AioRpcError as err:
-            raise self._rpc_error(err) from None
-        except asyncio.CancelledError:
-            if (error := self._interrupted(call, rid)) is not None:
-                raise error from None
-            raise
         raise WorkerCrashed("worker ended the transcription without a result")
 
     def open_stream(
@@ -219,16 +227,11 @@ class WorkerClient:
             pb.SynthesizeRequest(request_id=rid, text=text, voice=voice, speed=speed)
         )
         try:
-            async for chunk in call:
-                if chunk.is_last:
-                    return
-                yield bytes(chunk.pcm16), int(chunk.sample_rate)
-        except grpc.aio.AioRpcError as err:
-            raise self._rpc_error(err) from None
-        except asyncio.CancelledError:
-            if (error := self._interrupted(call, rid)) is not None:
-                raise error from None
-            raise
+            with self._errors_of(call, rid):
+                async for chunk in call:
+                    if chunk.is_last:
+                        return
+                    yield bytes(chunk.pcm16), int(chunk.sample_rate)
         except GeneratorExit:
             call.cancel()
             self.cancel_soon(rid)

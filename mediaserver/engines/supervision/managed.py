@@ -15,7 +15,6 @@ import functools
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from mediaserver.engines.errors import (
 )
 from mediaserver.engines.ipc.client import RemoteSttStream, WorkerClient
 from mediaserver.engines.ipc.servicer import rss_bytes
+from mediaserver.engines.supervision.phases import TRANSITIONS, Phase
 from mediaserver.engines.supervision.process import (
     WorkerExitedEarly,
     drain_stdout,
@@ -41,25 +41,6 @@ from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec, 
 from mediaserver.observability import Metrics
 
 log = structlog.get_logger("mediaserver.engines.supervision.supervisor")
-
-
-class Phase(StrEnum):
-    STARTING = "starting"
-    READY = "ready"
-    RESTARTING = "restarting"
-    FAILED = "failed"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
-TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    Phase.STARTING: frozenset({Phase.READY, Phase.RESTARTING, Phase.FAILED, Phase.STOPPING}),
-    Phase.READY: frozenset({Phase.RESTARTING, Phase.STOPPING}),
-    Phase.RESTARTING: frozenset({Phase.STARTING, Phase.FAILED, Phase.STOPPING}),
-    Phase.FAILED: frozenset({Phase.STARTING, Phase.STOPPING}),
-    Phase.STOPPING: frozenset({Phase.STOPPED}),
-    Phase.STOPPED: frozenset(),
-}
 
 
 class _LaunchFailed(Exception):

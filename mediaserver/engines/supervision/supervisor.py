@@ -32,7 +32,8 @@ from mediaserver.config import Settings
 from mediaserver.engines.base import ProgressCallback, TranscribeOptions, Transcript
 from mediaserver.engines.errors import ShuttingDown, WorkerCrashed
 from mediaserver.engines.ipc.client import PcmAudio, RemoteSttStream, WorkerClient
-from mediaserver.engines.supervision.managed import ManagedWorker, Phase
+from mediaserver.engines.supervision.managed import ManagedWorker
+from mediaserver.engines.supervision.phases import Phase
 from mediaserver.engines.supervision.scheduler import Priority
 from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec, WorkerStatus
 from mediaserver.observability import Metrics

@@ -2,7 +2,7 @@
 audio cache and its warm-up run here, in the main process; synthesis runs in the model's TTS
 worker (`Supervisor.synthesize`).
 
-    speech = SpeechService(supervisor, registry, settings, metrics)
+    speech = TtsService(supervisor, registry, settings, metrics)
     stream = await speech.open("Seu saldo é R$ 1.234,56.", voice="pt-br")
     try:
         async for pcm in stream:  # mono int16 at stream.sample_rate, clause by clause
@@ -36,6 +36,7 @@ from typing import Final
 import numpy as np
 import structlog
 
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.config import Settings
 from mediaserver.domain.speakable import speakable
 from mediaserver.engines.base import ModelLoadError
@@ -43,7 +44,7 @@ from mediaserver.engines.models.registry import InstalledModel, Registry
 from mediaserver.engines.supervision.build import tts_model
 from mediaserver.engines.supervision.supervisor import Supervisor
 from mediaserver.engines.tts import create_tts_engine
-from mediaserver.engines.tts.base import Pcm16, UnknownVoiceError, Voice, check_speed, check_text
+from mediaserver.engines.tts.base import UnknownVoiceError, Voice, check_speed, check_text
 from mediaserver.engines.tts.cache import CacheKey, TtsCache
 from mediaserver.observability import Metrics
 
@@ -77,7 +78,7 @@ class ModelVoice:
     voice: Voice
 
 
-class SpeechStream:
+class TtsStream:
     """One utterance: `sample_rate` and whether it came from the cache are known up front.
 
     Iterate it once; `aclose` frees the worker slot when the caller stops early.
@@ -110,7 +111,7 @@ async def _replay(chunks: Sequence[Pcm16]) -> AsyncIterator[Pcm16]:
         yield chunk
 
 
-class SpeechService:
+class TtsService:
     def __init__(
         self,
         supervisor: Supervisor,
@@ -146,7 +147,7 @@ class SpeechService:
         model: str | None = None,
         voice: str | None = None,
         speed: float = 1.0,
-    ) -> SpeechStream:
+    ) -> TtsStream:
         """Start saying `text`; raises before any audio for every fault of the request."""
         installed = self.model(model)
         name = installed.name
@@ -156,7 +157,7 @@ class SpeechService:
         rate = self._rates.get(key.engine)
         cached = self.cache.get(key)
         if cached is not None and rate is not None:
-            return SpeechStream(name, rate, _replay(cached), cached=True)
+            return TtsStream(name, rate, _replay(cached), cached=True)
         chunks = self._synthesized(name, key.text, voice, speed)
         try:
             first, first_rate = await anext(chunks)
@@ -166,7 +167,7 @@ class SpeechService:
             await chunks.aclose()
             raise
         self._rates[key.engine] = first_rate
-        return SpeechStream(name, first_rate, self._recorded(key, first, chunks), cached=False)
+        return TtsStream(name, first_rate, self._recorded(key, first, chunks), cached=False)
 
     def _speakable(self, text: str, portuguese: bool = True) -> str:
         if not isinstance(text, str):

@@ -6,12 +6,18 @@ from dataclasses import dataclass, field
 import pytest
 from structlog.testing import capture_logs
 
-from mediaserver.drain import CLOSE_REASON, Drainer, DrainReport
+from mediaserver.calls.drain import CLOSE_REASON, Drainer, DrainReport
 
 
 @dataclass
 class Flag:
+    """A call manager as the drain sees it: the flag and the live calls."""
+
     draining: bool = False
+    live: list[FakeCall] = field(default_factory=list)
+
+    def calls(self) -> list[FakeCall]:
+        return self.live
 
 
 @dataclass(eq=False)
@@ -43,7 +49,8 @@ class FakeCall:
 
 def drainer(flag: Flag, calls: list[FakeCall], **kwargs: float) -> Drainer:
     kwargs.setdefault("timeout_s", 5.0)
-    return Drainer(flag, lambda: calls, **kwargs)
+    flag.live = calls
+    return Drainer(flag, **kwargs)
 
 
 async def test_flag_goes_up_before_anything_awaits() -> None:

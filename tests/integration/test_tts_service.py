@@ -15,7 +15,7 @@ from mediaserver.engines.supervision.build import build_supervisor
 from mediaserver.engines.supervision.supervisor import Supervisor
 from mediaserver.engines.tts.base import UnknownVoiceError
 from mediaserver.engines.tts.cache import CacheKey
-from mediaserver.engines.tts.service import MAX_INPUT_CHARS, InvalidVoiceError, SpeechService
+from mediaserver.engines.tts.service import MAX_INPUT_CHARS, InvalidVoiceError, TtsService
 from mediaserver.observability import Metrics
 from tests.unit.engines.model_dirs import make_model_dir
 
@@ -28,11 +28,11 @@ async def supervisor(settings: Settings) -> AsyncIterator[Supervisor]:
         yield sup
 
 
-def service(supervisor: Supervisor, settings: Settings, metrics: Metrics) -> SpeechService:
-    return SpeechService(supervisor, Registry.from_settings(settings), settings, metrics)
+def service(supervisor: Supervisor, settings: Settings, metrics: Metrics) -> TtsService:
+    return TtsService(supervisor, Registry.from_settings(settings), settings, metrics)
 
 
-async def said(speech: SpeechService, text: str, **kwargs: object) -> tuple[bool, np.ndarray]:
+async def said(speech: TtsService, text: str, **kwargs: object) -> tuple[bool, np.ndarray]:
     stream = await speech.open(text, **kwargs)  # type: ignore[arg-type]
     try:
         pcm = np.concatenate([chunk async for chunk in stream])
@@ -141,7 +141,7 @@ async def test_a_model_pulled_again_is_seen_with_its_new_voices(
     supervisor: Supervisor, settings: Settings, tmp_path: Path
 ) -> None:
     registry = Registry.from_settings(settings)
-    speech = SpeechService(supervisor, registry, settings)
+    speech = TtsService(supervisor, registry, settings)
     source = make_model_dir(tmp_path / "kokoro", "kokoro")
     # Not the catalog's name "kokoro": the voices then come from the files, not the catalog.
     registry.import_dir(source, name="my-kokoro")

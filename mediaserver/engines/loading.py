@@ -1,4 +1,4 @@
-"""Helpers shared by the STT engines: input checks and model-directory checks."""
+"""What every engine shares: reading its model directory and config, checking its audio."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from mediaserver.audio.pcm import check_samples
 from mediaserver.engines.base import Audio, ModelLoadError
 
 SAMPLE_RATE = 16_000
@@ -17,12 +18,7 @@ _T = TypeVar("_T", int, float, bool, str)
 
 def check_audio(audio: Audio) -> Audio:
     """Return `audio` if it is mono float32 PCM; raise ValueError (naming the problem) otherwise."""
-    if not isinstance(audio, np.ndarray):
-        raise ValueError(f"audio must be a numpy array, got {type(audio).__name__}")
-    if audio.dtype != np.float32:
-        raise ValueError(f"audio must be float32 in [-1, 1], got dtype {audio.dtype}")
-    if audio.ndim != 1:
-        raise ValueError(f"audio must be mono (1-D), got shape {audio.shape}")
+    check_samples(audio, "audio")
     if not np.isfinite(audio).all():
         raise ValueError("audio contains NaN or infinite samples")
     return audio

@@ -1,7 +1,9 @@
 """Graceful drain on SIGTERM: stop taking calls, let the active ones finish, close the rest.
 
-Order: the runtime's ``draining`` flag goes up (``/ready`` answers 503 and the call manager
-refuses new calls with ``CallRefused(503)``); active calls may run on until ``timeout_s``
+This is the only way calls are ended in bulk: SIGTERM (`mediaserver serve`), the server's
+lifespan ending, and `CallManager.stop` all run it. Order: the call manager's ``draining`` flag
+(the one flag: ``/ready`` answers 503 and new calls are refused with ``CallRefused(503)``) goes
+up; active calls may run on until ``timeout_s``
 after the signal; the calls still open then are closed (pending finals flushed,
 ``session.closed`` sent) concurrently, each on its own, so one call failing to close never holds
 up or breaks another. The drain lasts at least ``grace_s`` in all, so that load balancers polling
@@ -11,13 +13,13 @@ up or breaks another. The drain lasts at least ``grace_s`` in all, so that load 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
-log = structlog.get_logger("mediaserver.drain")
+log = structlog.get_logger("mediaserver.calls.drain")
 
 CLOSE_REASON = "shutdown"
 
@@ -36,9 +38,12 @@ class DrainableCall(Protocol):
 
 
 class Drainable(Protocol):
-    """What the drain needs of the runtime: the flag every refusal and `/ready` read."""
+    """What the drain needs of the call manager: the flag every refusal and `/ready` read,
+    and the live calls."""
 
     draining: bool
+
+    def calls(self) -> Sequence[DrainableCall]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,7 @@ class Drainer:
 
     def __init__(
         self,
-        runtime: Drainable,
-        active_calls: Callable[[], Sequence[DrainableCall]],
+        target: Drainable,
         *,
         timeout_s: float,
         grace_s: float = 0.0,
@@ -62,8 +66,7 @@ class Drainer:
     ) -> None:
         if timeout_s < 0 or grace_s < 0 or close_timeout_s <= 0:
             raise ValueError("drain timeouts must be >= 0 (close timeout > 0)")
-        self._runtime = runtime
-        self._active_calls = active_calls
+        self._target = target
         self.timeout_s = timeout_s
         self.grace_s = grace_s
         self.close_timeout_s = close_timeout_s
@@ -73,26 +76,42 @@ class Drainer:
     def started(self) -> bool:
         return self._task is not None
 
-    def start(self) -> asyncio.Task[DrainReport]:
-        """Raise the draining flag now and run the rest of the drain as a task."""
+    def start(
+        self, *, wait: bool = True, close_timeout_s: float | None = None
+    ) -> asyncio.Task[DrainReport]:
+        """Raise the draining flag now and run the rest of the drain as a task.
+
+        `wait=False` (the server stopping, not a SIGTERM): close every call at once, with no
+        grace period. `close_timeout_s` overrides the bound on each call's close. A drain
+        already under way is not restarted: its task is returned."""
         if self._task is None:
-            self._runtime.draining = True
+            self._target.draining = True
             calls = self._open_calls()
-            log.info("server.drain_start", active_calls=len(calls), timeout_s=self.timeout_s)
-            self._task = asyncio.create_task(self._run(calls), name="mediaserver-drain")
+            timeout_s = self.timeout_s if wait else 0.0
+            grace_s = self.grace_s if wait else 0.0
+            log.info("server.drain_start", active_calls=len(calls), timeout_s=timeout_s)
+            if close_timeout_s is not None:
+                self.close_timeout_s = close_timeout_s
+            self._task = asyncio.create_task(
+                self._run(calls, timeout_s, grace_s), name="mediaserver-drain"
+            )
         return self._task
 
-    async def drain(self) -> DrainReport:
-        return await self.start()
+    async def drain(
+        self, *, wait: bool = True, close_timeout_s: float | None = None
+    ) -> DrainReport:
+        return await self.start(wait=wait, close_timeout_s=close_timeout_s)
 
-    async def _run(self, calls: Sequence[DrainableCall]) -> DrainReport:
+    async def _run(
+        self, calls: Sequence[DrainableCall], timeout_s: float, grace_s: float
+    ) -> DrainReport:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await _wait_all(calls, self.timeout_s)
+        await _wait_all(calls, timeout_s)
         remaining = self._open_calls()
         failed = await self._close_all(remaining)
         # Keep answering (503 on /ready) until the load balancers have had time to look.
-        await asyncio.sleep(max(started + self.grace_s - loop.time(), 0.0))
+        await asyncio.sleep(max(started + grace_s - loop.time(), 0.0))
         report = DrainReport(
             finished=max(len(calls) - len(remaining), 0),
             closed=len(remaining) - failed,
@@ -107,7 +126,7 @@ class Drainer:
         return report
 
     def _open_calls(self) -> list[DrainableCall]:
-        return [call for call in self._active_calls() if call.state != "closed"]
+        return [call for call in self._target.calls() if call.state != "closed"]
 
     async def _close_all(self, calls: Sequence[DrainableCall]) -> int:
         results = await asyncio.gather(
