@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mediaserver.engines.defaults import models_report
+from mediaserver.api.context import runtime_of
+from mediaserver.engines.models.defaults import models_report
 
 
 async def health(request: Request) -> Response:
@@ -24,7 +25,7 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     if runtime.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
     body: dict[str, object] = {"status": "ready"}
@@ -35,7 +36,7 @@ async def ready(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.runtime.metrics.registry
+    registry = runtime_of(request).metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -13,10 +13,10 @@ import sys
 from typing import Final
 
 from mediaserver.config import Settings
-from mediaserver.engines import hub
 from mediaserver.engines.base import ModelLoadError
-from mediaserver.engines.layout import ModelLayoutError
-from mediaserver.engines.registry import ModelExistsError, Registry
+from mediaserver.engines.models import hub
+from mediaserver.engines.models.layout import ModelLayoutError
+from mediaserver.engines.models.registry import ModelExistsError, Registry
 
 _FAILURES: Final = (
     hub.HubUnreachableError,

@@ -17,11 +17,16 @@ from typing import Any, Final
 
 from mediaserver.commands.server_url import add_url_option, auth_headers, base_url
 from mediaserver.config import Settings
-from mediaserver.engines import hub
 from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
-from mediaserver.engines.layout import ModelLayoutError
-from mediaserver.engines.manifest import ENGINES, ManifestError
-from mediaserver.engines.registry import CopyProgress, InstalledModel, ModelExistsError, Registry
+from mediaserver.engines.models import hub
+from mediaserver.engines.models.layout import ModelLayoutError
+from mediaserver.engines.models.manifest import ENGINES, ManifestError
+from mediaserver.engines.models.registry import (
+    CopyProgress,
+    InstalledModel,
+    ModelExistsError,
+    Registry,
+)
 
 OK: Final = 0
 FAILED: Final = 1
@@ -151,7 +156,7 @@ def _voices(model: InstalledModel) -> list[str] | None:
     espeak-ng's come from its library: the manifest names only its default voice."""
     if model.manifest.type != "tts":
         return None
-    from mediaserver.engines.speech import list_voices
+    from mediaserver.engines.tts.service import list_voices
 
     try:
         return [v.id for v in list_voices(model)]

@@ -88,10 +88,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
-    from mediaserver.api.auth import install_log_filters
-    from mediaserver.app import create_app
+    from mediaserver.app import create_app, install_log_filters, runtime_of_app
     from mediaserver.commands.draining_server import DrainingServer
-    from mediaserver.drain import Drainer
 
     try:
         import uvloop
@@ -113,15 +111,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=5,
         **websocket_options(settings.websocket),
     )
-    runtime = app.state.runtime
-    drainer = Drainer(
-        runtime,
-        # Looked up at drain time: the call core installs its manager during start-up.
-        lambda: runtime.active_calls(),
-        timeout_s=server.drain_timeout_s,
-        grace_s=server.drain_grace_s,
-    )
-    uv_server = DrainingServer(config, drainer)
+    uv_server = DrainingServer(config, runtime_of_app(app).drainer)
     uv_server.run()
     if uv_server.forced:
         # Forced means now: do not let the interpreter's exit join background threads (a NeMo

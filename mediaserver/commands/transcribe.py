@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mediaserver.api.formats import FORMATS, ResponseFormat, render
 from mediaserver.audio.decode import AudioDecodeError, ChannelSelect, DecodeLimits, decode_audio
+from mediaserver.batch import transcription as batch
 from mediaserver.config import Settings
 from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
 from mediaserver.domain.pipeline import PostprocessOptions, Postprocessor
-from mediaserver.engines import batch
 from mediaserver.engines.base import (
     ModelLoadError,
     ModelNotFoundError,
@@ -28,8 +27,9 @@ from mediaserver.engines.base import (
     TranscribeOptions,
 )
 from mediaserver.engines.errors import EngineError
-from mediaserver.engines.registry import Registry
-from mediaserver.engines.service import ModelTypeError, build_supervisor, stt_model
+from mediaserver.engines.models.registry import Registry
+from mediaserver.engines.supervision.build import ModelTypeError, build_supervisor, stt_model
+from mediaserver.formats.transcripts import FORMATS, ResponseFormat, render
 
 PROGRESS_AFTER_S = 30.0
 OK, FAILED = 0, 1

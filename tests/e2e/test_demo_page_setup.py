@@ -13,7 +13,7 @@ import pytest
 
 from mediaserver.app import create_app
 from mediaserver.config import Settings, load_settings
-from mediaserver.engines.registry import Registry
+from mediaserver.engines.models.registry import Registry
 from tests.e2e.webrtc_chromium import ESPEAK, Chromium, have_chromium, serve, speech_wav
 from tests.unit.engines.model_dirs import make_model_dir
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mediaserver.calls.types import Transport, TransportInfo
 from mediaserver.cli import main
 from mediaserver.config import Settings
-from mediaserver.transports.calls import Transport, TransportInfo
 from tests.e2e.live_server import free_port, live_server
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mediaserver.engines.base import TranscribeOptions
-from mediaserver.engines.servicer import PROGRESS_INTERVAL_S
-from mediaserver.engines.supervisor import Supervisor
+from mediaserver.engines.ipc.servicer import PROGRESS_INTERVAL_S
+from mediaserver.engines.supervision.supervisor import Supervisor
 from tests.integration.workers_support import FAST, resolver, silence
 
 

@@ -23,10 +23,10 @@ from typing import Any, Final
 import numpy as np
 import soxr
 
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.engines.base import ModelInfo, ModelLoadError
 from mediaserver.engines.tts.base import (
     NotLoadedError,
-    Pcm16,
     UnknownVoiceError,
     Voice,
     check_speed,

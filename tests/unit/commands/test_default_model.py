@@ -12,8 +12,8 @@ from mediaserver.cli import build_parser
 from mediaserver.commands import serve
 from mediaserver.commands.default_model import pull_missing_default
 from mediaserver.config import Settings
-from mediaserver.engines import hub
-from mediaserver.engines.registry import Registry
+from mediaserver.engines.models import hub
+from mediaserver.engines.models.registry import Registry
 from tests.unit.engines.model_dirs import make_model_dir
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mediaserver.cli import main
-from mediaserver.engines import hub
+from mediaserver.engines.models import hub
 from tests.unit.engines.model_dirs import make_model_dir
 
 

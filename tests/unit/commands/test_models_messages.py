@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mediaserver.cli import build_parser
-from mediaserver.engines.suggestions import closest
+from mediaserver.engines.models.suggestions import closest
 from tests.unit.commands.test_models_cli import models_dir, one_line_error, run
 from tests.unit.engines.model_dirs import make_model_dir
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mediaserver.engines import hub
-from mediaserver.engines.layout import ModelLayoutError
-from mediaserver.engines.registry import ModelExistsError, Registry
+from mediaserver.engines.models import hub
+from mediaserver.engines.models.layout import ModelLayoutError
+from mediaserver.engines.models.registry import ModelExistsError, Registry
 from tests.unit.engines.model_dirs import make_model_dir
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mediaserver.engines.base import Architecture, ModelLoadError, ModelNotFoundError
-from mediaserver.engines.layout import ModelLayoutError
-from mediaserver.engines.manifest import MANIFEST_FILE, Manifest
-from mediaserver.engines.registry import ModelExistsError, Registry
+from mediaserver.engines.models.layout import ModelLayoutError
+from mediaserver.engines.models.manifest import MANIFEST_FILE, Manifest
+from mediaserver.engines.models.registry import ModelExistsError, Registry
 from tests.unit.engines.model_dirs import layout_size, make_model_dir
 
 NOW = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
