@@ -18,8 +18,9 @@ BANKING = (
 )  # fmt: skip
 
 # Frequent pt-BR words, banking vocabulary, and words spelled close to the hot words above
-# (`baixa`/`Caixa`, `interno`/`Inter`, `doce`/`DOC`, `peixe`/`PIX`, `teste`/`TED`), and the
-# everyday words that are bank names (`caixa`, `original`: §5, replaced only in banking context).
+# (`baixa`/`Caixa`, `interno`/`Inter`, `doce`/`DOC`, `peixe`/`PIX`, `teste`/`TED`). `caixa`
+# itself is left out: it equals a hot word, which §5 replaces next to banking words such as
+# `conta` in this list (see test_hotword_context.py).
 _COMMON_TEXT = """
     o a os as um uma uns umas de do da dos das em no na nos nas por pelo pela pelos pelas para
     pra pro com sem sob sobre entre até desde contra após ante perante e ou mas porém que se
@@ -62,7 +63,7 @@ _COMMON_TEXT = """
     encaixar intervalo interessado interessante intenção inteligente santinho sandália
     santuário cansado cansei caixão queixa queixo coxa caiu cai fundos fundo ações ação
     bolsa renda fixa variável imposto leão declaração restituição cadastral receita
-    federal carteira carteirinha caixa original inter safra
+    federal carteira carteirinha
 """
 COMMON_WORDS = _COMMON_TEXT.split()
 

@@ -236,7 +236,7 @@ _NUMBER_WORDS = [cardinal(n) for n in (1, 2, 3, 7, 10, 15, 21, 99, 100, 345)]
 def test_nothing_is_dropped(words: list[str]) -> None:
     text = " ".join(words)
     for options, absorbed in [
-        (PostprocessOptions(entities=False), set()),
+        (PostprocessOptions(entities=False), {"por", "cento"}),  # `por cento` is ITN's `%`
         (PostprocessOptions(), {"reais", "ponto", "por", "cento"}),  # parts of an entity or `%`
     ]:
         out = PP.process(text, options).text.split()
