@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 
 from mediaserver.domain.document import Document, Edit
-from mediaserver.domain.numbers import Num
+from mediaserver.domain.numbers import Num, after_letters
 
 MONTHS = {
     "janeiro": 1, "fevereiro": 2, "março": 3, "marco": 3, "abril": 4, "maio": 5, "junho": 6,
@@ -51,6 +51,8 @@ def _day(doc: Document, e: int) -> int | None:
         return 1
     el = doc.elements[e] if e < len(doc.elements) else None
     if not isinstance(el, Num) or el.kind == "scaled" or not doc.element_free(e):
+        return None
+    if el.kind == "written" and after_letters(doc.tokens, el.first):
         return None
     if el.kind == "digit" and (_is_digit(doc, e + 1) or _is_digit(doc, e - 1)):
         return None  # a run of digits said one by one (`um dois três`) is not a day

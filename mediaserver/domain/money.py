@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mediaserver.domain.document import Document, Edit
 from mediaserver.domain.lexicon import ARTICLES, DECIMAL_WORDS, Token
-from mediaserver.domain.numbers import Num
+from mediaserver.domain.numbers import Num, after_letters
 
 _REAIS = frozenset({"real", "reais"})
 _CENTAVOS = frozenset({"centavo", "centavos"})
@@ -42,6 +42,8 @@ def _amount(doc: Document, e: int) -> tuple[int, int] | None:
     if not isinstance(el, Num):
         return None
     if el.kind == "written":
+        if after_letters(doc.tokens, el.first):
+            return None
         text = doc.text[el.start : el.end]
         cents = _written_cents(text)
         return None if cents is None else (cents, e + 1)

@@ -137,6 +137,12 @@ def _below_scale(tokens: Sequence[Token], k: int, scale: int) -> tuple[int, int]
     return parsed[0], k + parsed[1]
 
 
+def after_letters(tokens: Sequence[Token], i: int) -> bool:
+    """Whether tokens[i] is written right after letters (`G2`, `C6`): part of a code, so
+    neither an amount nor a day. (A recogniser writes `A G2 mil reais` for `Paguei 2 mil`.)"""
+    return i > 0 and tokens[i - 1].kind == "word" and tokens[i - 1].end == tokens[i].start
+
+
 def _norm(tokens: Sequence[Token], i: int) -> str:
     return tokens[i].norm if i < len(tokens) else ""
 
@@ -172,7 +178,8 @@ def parse_elements(tokens: Sequence[Token]) -> list[Element]:
     while i < len(tokens):
         tok = tokens[i]
         if tok.kind == "num":
-            scaled = _scaled(tokens, i)
+            code = after_letters(tokens, i)
+            scaled = None if code else _scaled(tokens, i)
             if scaled is not None:
                 value, stop = scaled
                 out.append(_num("scaled", tokens, i, stop, str(value), value))
@@ -181,6 +188,9 @@ def parse_elements(tokens: Sequence[Token]) -> list[Element]:
             digits = "".join(c for c in tok.text if c.isdigit())
             out.append(Num("written", i, i + 1, tok.start, tok.end, digits, int(digits)))
             i += 1
+            if code and i < len(tokens) and tokens[i].norm in SCALES:
+                out.append(tokens[i])  # `G2 mil`: the scale word goes with a code, not alone
+                i += 1
             continue
         if tok.kind != "word" or _glued_to_digits(tokens, i):
             out.append(tok)

@@ -45,6 +45,10 @@ def _money(reais: int, cents: int = 0) -> str:
         ("1 milhão e 500 mil", "1.500.000"),
         ("2 bilhões", "2.000.000.000"),
         ("R$ 1,5 mil", "R$ 1.500,00"),
+        # digits written right after letters are part of a code (`C6`), not an amount; the
+        # recognizer's `A G2 mil reais` for `Paguei 2 mil reais` must not become `GR$ ...`
+        ("A G2 mil reais.", "A G2 mil reais."),
+        ("no C6 reais", "no C6 reais"),
         ("7 por cento", "7%"),
         ("3,75 por cento ao mês", "3,75% ao mês"),
         ("juros de 12 por cento, certo?", "juros de 12%, certo?"),
