@@ -31,10 +31,12 @@ _LEAP_YEAR = 2000  # checks 29 de fevereiro when no year is said
 def find_dates(doc: Document) -> None:
     e = 0
     while e < len(doc.elements):
-        if not doc.element_free(e):
+        # Most elements are plain words: rule them out before anything costlier.
+        day = _day(doc, e) if isinstance(doc.elements[e], Num) or doc.word(e) in FIRST else None
+        if day is None:
             e += 1
             continue
-        found = _named_month(doc, e) or _numeric_month(doc, e) or _day_alone(doc, e)
+        found = _named_month(doc, e, day) or _numeric_month(doc, e, day) or _day_alone(doc, e, day)
         if found is None:
             e += 1
             continue
@@ -90,11 +92,10 @@ def _iso(year: int | None, month: int, day: int) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}" if year else f"--{month:02d}-{day:02d}"
 
 
-def _named_month(doc: Document, e: int) -> tuple[int, Edit] | None:
+def _named_month(doc: Document, e: int, day: int) -> tuple[int, Edit] | None:
     """`quinze de março [de 2025]`, `primeiro de abril`: the day (and year) become digits."""
-    day = _day(doc, e)
     month = MONTHS.get(doc.word(e + 2), 0)
-    if day is None or doc.word(e + 1) != "de" or not month:
+    if doc.word(e + 1) != "de" or not month:
         return None
     year = _year(doc, e + 3)
     if not _real(year, month, day):
@@ -107,12 +108,13 @@ def _named_month(doc: Document, e: int) -> tuple[int, Edit] | None:
     return after, Edit(start, end, text, "date", _iso(year, month, day), rule="date")
 
 
-def _numeric_month(doc: Document, e: int) -> tuple[int, Edit] | None:
+def _numeric_month(doc: Document, e: int, day: int) -> tuple[int, Edit] | None:
     """`vinte e cinco do doze de dois mil e vinte e cinco` -> `25/12/2025`; without a year
     only after a date word (`vence dia cinco do três` -> `vence dia 05/03`)."""
-    day = _day(doc, e)
+    if doc.word(e + 1) != "do":
+        return None
     month = _number(doc, e + 2, 1, 12)
-    if day is None or doc.word(e + 1) != "do" or month is None:
+    if month is None:
         return None
     year = _year(doc, e + 3)
     if not _real(year, month, day) or (year is None and not _keyword_before(doc, e)):
@@ -123,13 +125,12 @@ def _numeric_month(doc: Document, e: int) -> tuple[int, Edit] | None:
     return after, Edit(start, end, text, "date", _iso(year, month, day), rule="date.numeric")
 
 
-def _day_alone(doc: Document, e: int) -> tuple[int, Edit] | None:
+def _day_alone(doc: Document, e: int, day: int) -> tuple[int, Edit] | None:
     """`dia dez` -> `dia 10`, `dia um` -> `dia 1`, `dia primeiro` -> `dia 1º` (no entity)."""
     if doc.word(e - 1) != "dia":
         return None
-    day = _day(doc, e)
     el = doc.elements[e]
-    if day is None or (isinstance(el, Num) and el.kind == "written"):
+    if isinstance(el, Num) and el.kind == "written":
         return None
     text = "1º" if doc.word(e) in FIRST else str(day)
     return e + 1, Edit(el.start, el.end, text, rule="date.day")
