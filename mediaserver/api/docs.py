@@ -93,7 +93,7 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> str:
         if "example" in content:
             out.append(f"<pre>{escape(json.dumps(content['example'], ensure_ascii=False))}</pre>")
     answers = ", ".join(
-        f"{escape(code)} {escape(r.get('description', ''))}" for code, r in op["responses"].items()
+        f"{escape(code)} {_text(r.get('description', ''))}" for code, r in op["responses"].items()
     )
     out.append(f"<p>Answers: {answers}</p></section>")
     return "".join(out)

@@ -48,3 +48,4 @@ def test_docs_page_is_readable_html_with_no_script(client: TestClient) -> None:
     for text in ("/v1/audio/transcriptions", "/v1/calls/{call_id}/events", "mediaserver events",
                  "<code>hot_words</code>", "/openapi.json"):  # fmt: skip
         assert text in html
+    assert "`" not in html  # every `code` span is rendered as code
