@@ -12,11 +12,21 @@ import sys
 from typing import TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from mediaserver.config import LoggingSettings
 
 METRIC_PREFIX = "mediaserver"
+
+# One `_created` timestamp series per counter and histogram child doubles the output and nobody
+# graphs them (Prometheus ignores them unless asked); process-wide, like the client's default.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
 class _Stderr:

@@ -170,7 +170,8 @@ async def list_voices(request: Request) -> Response:
             "model": v.model,
             "id": v.voice.id,
             "language": v.voice.language,
-            "gender": v.voice.gender,
+            # null where the engine does not know (espeak-ng's voices), never a guess
+            "gender": None if v.voice.gender == "unknown" else v.voice.gender,
         }
         for v in voices
     ]
