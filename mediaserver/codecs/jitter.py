@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import math
 from bisect import insort
-from dataclasses import dataclass
 
 import numpy as np
+
+from mediaserver.codecs.jitter_stats import Frame, JitterStats
+
+__all__ = ["COMFORT_NOISE", "FADE_MS", "MAX_CAPACITY_MS", "Frame", "JitterBuffer", "JitterStats"]
 
 COMFORT_NOISE = 13  # RTP payload type of RFC 3389 comfort noise
 FADE_MS = 60
@@ -50,44 +53,6 @@ _WINDOW_MASK = (1 << _WINDOW) - 1
 # overflow: a packet ending exactly at the capacity fits.
 _ROUNDING = 1e-3
 _ADAPT_PACKETS = 50  # packets per delay-shrinking window (1 s at 20 ms)
-
-
-@dataclass(slots=True)
-class Frame:
-    """Output audio: PCM16 little-endian; ``timestamp`` is its first sample on the output
-    timeline; ``concealed`` when synthesised for missing media."""
-
-    pcm: bytes
-    timestamp: int
-    concealed: bool
-
-
-@dataclass(slots=True)
-class JitterStats:
-    """Counters; ``lost`` is RFC 3550's expected minus received (never negative here)."""
-
-    clock_rate: int
-    received: int = 0  # every packet pushed, duplicates and late ones included
-    lost: int = 0  # sequence numbers never received (so far)
-    played: int = 0  # packets that came out as audio (whole or in part)
-    late: int = 0  # received after their slot was played and dropped
-    duplicate: int = 0
-    reordered: int = 0  # arrived after a higher sequence number
-    discarded: int = 0  # buffered packets dropped: over capacity, or to shrink the delay
-    concealed: int = 0  # frames synthesised for missing media
-    concealed_samples: int = 0
-    # Concealment that real audio followed: loss inside the stream, without the silence
-    # concealed after a sender stops until its call ends.
-    gap_samples: int = 0
-    resets: int = 0  # new stream segments (SSRC change, sequence or timestamp jump)
-
-    @property
-    def concealed_ms(self) -> float:
-        return self.concealed_samples * 1000 / self.clock_rate
-
-    @property
-    def gap_ms(self) -> float:
-        return self.gap_samples * 1000 / self.clock_rate
 
 
 # A queued packet: (timeline position, extended sequence number, pcm, comfort noise). A plain
@@ -127,6 +92,9 @@ class JitterBuffer:
         self._max = clock_rate * max_delay_ms // 1000
         self._capacity = clock_rate * capacity // 1000
         self._frame = frame_samples_hint or clock_rate // 50
+        # The delay moves in steps of a frame, at most the nominal one: senders with large
+        # packets (ffmpeg's 1460-byte default) would otherwise conceal 182 ms at a time.
+        self._step = self._frame
         self._fade = clock_rate * FADE_MS // 1000
         # 10 ms packets filling the capacity, plus room for reordering.
         self._max_entries = capacity // 10 + 32
@@ -149,6 +117,7 @@ class JitterBuffer:
         self._last_pcm = b""
         self._conceal_run = 0
         self._comfort_noise = False
+        self._refused: tuple[int, float] | None = None  # (sequence, lateness) last dropped late
 
     def __len__(self) -> int:
         """Packets held (bounded)."""
@@ -222,7 +191,7 @@ class JitterBuffer:
         assert self._origin is not None
         lead = position - (now - self._origin) * self.clock_rate
         if position < self._play or lead + samples > self._capacity + _ROUNDING:
-            adjusted = self._adjust(position, samples, lead)
+            adjusted = self._adjust(position, sequence, samples, lead)
             if adjusted is None:
                 return
             position, lead = adjusted
@@ -294,19 +263,31 @@ class JitterBuffer:
         self._anchor_ts = timestamp
         self._anchor_pos = position
 
-    def _adjust(self, position: int, samples: int, lead: float) -> tuple[int, float] | None:
+    def _adjust(
+        self, position: int, sequence: int, samples: int, lead: float
+    ) -> tuple[int, float] | None:
         """A packet behind the play position or beyond the capacity: grow or cut the delay.
         Return its new (position, lead), or None when it is dropped as late."""
-        if position + samples <= self._play:
+        # Partly played (concealed) already and past its time: late too. Trimming it instead
+        # would cost a large packet's audio at every read of a slow sender, never growing back.
+        if position + samples <= self._play or lead < 0:
             grow = self._round_up(self._target - lead)
-            # Everything after it waits ``grow`` longer too: what is buffered, or, when a
-            # stall drained the buffer, the packets on time coming right behind it (a frame at
-            # the target). Counting a drained buffer below zero instead would let a
-            # packet a whole stall late grow the delay by the stall, and the rest of the
-            # stall's burst wait that much longer for ever after.
-            ahead = max(self._tail - (position - lead), self._target + samples)
+            # Everything after it waits ``grow`` longer too: what is buffered, and, when it
+            # missed its slot by a frame or more (a stall), the packets sent since, on time
+            # right behind it (due at the target). Without them a packet a whole stall late
+            # would grow the delay by the stall, and the rest of the stall's burst wait that
+            # much longer. Less than a frame late is a slow sender clock or jitter.
+            ahead = self._tail - (position - lead)
+            late_by = -lead
+            if (
+                late_by >= self._frame
+                and ahead < self._target
+                and self._catching_up(sequence, late_by)
+            ):
+                ahead = self._target
             if ahead + grow > self._max:
                 self.stats.late += 1
+                self._refused = (sequence, late_by)
                 return None
             self._shift(grow)
             return position + grow, lead + grow
@@ -318,6 +299,16 @@ class JitterBuffer:
             return position - cut, lead - cut
         return position, lead  # overlaps the play position: pop plays what is left
 
+    def _catching_up(self, sequence: int, late_by: float) -> bool:
+        """Whether a burst may be catching up: no packet just before this one was dropped
+        as late by as much. Packets out of a stall arrive together, each a frame less late
+        than the one before; a sender that paused without advancing its timestamps resumes
+        with every packet as late as the first, and nothing after would ever play."""
+        refused = self._refused
+        return (
+            refused is None or sequence != refused[0] + 1 or late_by < refused[1] - self._step / 2
+        )
+
     def _adapt(self) -> None:
         # One frame per window at most: skipped audio is audible (and lost to speech
         # recognition), so drain a surplus gradually.
@@ -327,7 +318,8 @@ class JitterBuffer:
         self._window = 0
 
     def _round_up(self, samples: float) -> int:
-        return max(1, math.ceil(samples / self._frame)) * self._frame
+        step = min(self._frame, self._step)
+        return max(1, math.ceil(samples / step)) * step
 
     def _shift(self, samples: int) -> None:
         """Move every queued packet (and the current segment) by ``samples`` on the timeline;
