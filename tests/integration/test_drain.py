@@ -59,6 +59,9 @@ def serve(tmp_path: Path, **env: str) -> Iterator[Server]:
         "MEDIASERVER_API_KEYS": KEY,
         "MEDIASERVER_LOGGING__FORMAT": "json",
         "MEDIASERVER_AUDIOSOCKET__ENABLED": "false",  # no fixed port 9092 in tests
+        # The drain does not depend on NeMo, whose first grammar build in a fresh models dir
+        # takes 10-40 s on a busy 2-core machine.
+        "MEDIASERVER_POSTPROCESS__NEMO": "false",
         **env,
     }
     with log.open("wb") as out:
