@@ -23,6 +23,7 @@ from mediaserver.api import speech as speech_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
 from mediaserver.config import Settings
+from mediaserver.decoding.sandbox import DecodeSandbox, SandboxLimits
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.registry import Registry
 from mediaserver.engines.service import build_supervisor
@@ -63,6 +64,8 @@ class Runtime:
     postprocessing: ThreadedPostprocess = field(init=False)
     # Text to speech (POST /v1/audio/speech): audio cache and warm-up here, engines in workers.
     speech: SpeechService = field(init=False)
+    # Uploaded files are decoded in child processes under limits, never in this one.
+    decoder: DecodeSandbox = field(init=False)
 
     async def postprocess(self, fn: Callable[[Postprocessor], T]) -> T:
         """Run `fn(postprocessor)` on the post-processing thread (NeMo calls block)."""
@@ -92,6 +95,7 @@ def create_app(
     runtime.supervisor = build_supervisor(settings, registry, runtime.metrics)
     runtime.speech = SpeechService(runtime.supervisor, registry, settings, runtime.metrics)
     runtime.postprocessing = default_postprocess(settings, runtime.metrics)
+    runtime.decoder = DecodeSandbox(SandboxLimits.from_settings(settings.server))
     runtime.calls = CallManager(
         settings,
         runtime.metrics,
@@ -117,6 +121,7 @@ def create_app(
         await runtime.supervisor.start()
         await runtime.calls.start()
         runtime.speech.start_warm_up()
+        await runtime.decoder.start()
         try:
             if runtime.audiosocket is not None:
                 await runtime.audiosocket.start()
@@ -132,6 +137,7 @@ def create_app(
                 await runtime.audiosocket.stop()  # after the drain: its calls have hung up
             await runtime.webrtc.close()
             await runtime.speech.aclose()
+            await runtime.decoder.aclose()
             await runtime.supervisor.close()
             runtime.postprocessing.close()
             log.info("server.stop")

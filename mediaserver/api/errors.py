@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mediaserver.audio.decode import AudioDecodeError
+from mediaserver.audio.decode import AudioDecodeError, AudioLimitError
 from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
 from mediaserver.engines.errors import (
     EngineError,
@@ -104,7 +104,11 @@ async def model_error_handler(request: Request, exc: Exception) -> Response:
 
 async def decode_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AudioDecodeError)
-    return await api_error_handler(request, ApiError(400, "invalid_audio", str(exc), param="file"))
+    if isinstance(exc, AudioLimitError):
+        error = ApiError(413, "audio_too_large", str(exc), param="file")
+    else:
+        error = ApiError(400, "invalid_audio", str(exc), param="file")
+    return await api_error_handler(request, error)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:

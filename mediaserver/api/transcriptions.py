@@ -1,10 +1,11 @@
 """POST /v1/audio/transcriptions and /v1/audio/translations (OpenAI-compatible multipart).
 
 The body is read as it streams in and refused with 413 as soon as it passes the upload limit,
-so an oversized upload never sits in memory or on disk. Decoding and preprocessing run in a
-thread, the engine in its worker process, post-processing on its own thread: the event loop
-only moves bytes. Extensions to OpenAI's fields: `hot_words` (comma-separated), `itn`,
-`entities`, `redact` (booleans) and `channel` (`mix`, `all` or a channel index).
+so an oversized upload never sits in memory or on disk. Decoding runs in a child process
+under memory and CPU limits (`mediaserver.decoding`), preprocessing in a thread, the engine
+in its worker process, post-processing on its own thread: the event loop only moves bytes.
+Extensions to OpenAI's fields: `hot_words` (comma-separated), `itn`, `entities`, `redact`
+(booleans) and `channel` (`mix`, `all` or a channel index).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.routing import Route
 
 from mediaserver.api.errors import ApiError
 from mediaserver.api.formats import MEDIA_TYPES, ResponseFormat, parse_format, render
-from mediaserver.audio.decode import ChannelSelect, DecodedAudio, DecodeLimits, decode_audio
+from mediaserver.audio.decode import ChannelSelect
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import PostprocessOptions
 from mediaserver.engines import batch
@@ -184,15 +185,6 @@ def _upload(form: FormData, max_bytes: int) -> UploadFile:
     return upload
 
 
-def _decode(upload: UploadFile, channel: ChannelSelect, settings: Settings) -> DecodedAudio:
-    limits = DecodeLimits(
-        max_duration_s=settings.server.max_audio_duration_s,
-        max_decode_s=settings.server.max_decode_s,
-    )
-    upload.file.seek(0)
-    return decode_audio(upload.file, channels=channel, dtype="int16", limits=limits)
-
-
 def _engine_options(params: TranscriptionParams, capabilities: Any) -> TranscribeOptions:
     """Drop what the model cannot use; refuse what it cannot do."""
     options = params.engine
@@ -216,7 +208,8 @@ async def _handle(request: Request, task: Task) -> Response:
         model = await asyncio.to_thread(stt_model, runtime.registry, params.model)
         options = _engine_options(params, model.manifest.capabilities)
         started = time.monotonic()
-        decoded = await asyncio.to_thread(_decode, upload, params.channel, settings)
+        # The codec runs in a child process under memory/CPU limits (see mediaserver.decoding).
+        decoded = await runtime.decoder.decode(upload.file, channels=params.channel)
     finally:
         await form.close()
     rows = await asyncio.to_thread(batch.preprocess, decoded.samples, settings.audio)
