@@ -157,7 +157,10 @@ def create_app(
         ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(ApiKeyMiddleware, keys=settings.server.api_keys)],
+        middleware=[
+            Middleware(errors.InternalErrorMiddleware),
+            Middleware(ApiKeyMiddleware, keys=settings.server.api_keys),
+        ],
     )
     app.state.runtime = runtime
     return app

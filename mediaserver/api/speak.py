@@ -11,19 +11,15 @@ progress comes as `tts.speaking_start` / `tts.speaking_end` events (with the utt
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediaserver.api.errors import ApiError
+from mediaserver.api.json_body import read_json_object
 from mediaserver.transports.audio_out import NoAudioPath
 from mediaserver.transports.calls import Call, CallManager
 from mediaserver.transports.speaker import SpeakError
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 def _call(request: Request) -> Call:
@@ -37,26 +33,13 @@ def _call(request: Request) -> Call:
         ) from None
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
-    return body
-
-
 def _no_audio(exc: NoAudioPath) -> ApiError:
     return ApiError(409, "no_audio_path", str(exc))
 
 
 async def speak(request: Request) -> Response:
     call = _call(request)
-    body = await _body(request)
+    body = await read_json_object(request, empty_is_object=True)
     text, voice, speed = body.get("text"), body.get("voice"), body.get("speed", 1.0)
     if not isinstance(text, str) or not text.strip():
         raise ApiError(400, "invalid_text", "'text' must be a non-empty string", param="text")
