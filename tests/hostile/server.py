@@ -130,7 +130,9 @@ def _read_response(reader: object) -> bytes:
     return head + body
 
 
-def http_request(method: str, path: str, body: bytes, content_type: str = "application/json") -> bytes:
+def http_request(
+    method: str, path: str, body: bytes, content_type: str = "application/json"
+) -> bytes:
     return (
         f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {API_KEY}\r\n"
         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"

@@ -75,9 +75,7 @@ def test_streamed_body_without_length_is_cut_at_the_limit(server: Server) -> Non
 
 async def test_deep_json_on_the_realtime_websocket_is_an_error_event(server: Server) -> None:
     url = server.url.replace("http", "ws", 1) + "/v1/realtime?model=tiny-whisper"
-    async with websockets.connect(
-        url, additional_headers=AUTH, open_timeout=10
-    ) as ws:
+    async with websockets.connect(url, additional_headers=AUTH, open_timeout=10) as ws:
         created = json.loads(await ws.recv())
         assert created["type"] == "session.created"
         await ws.send(DEEP_SMALL.decode())

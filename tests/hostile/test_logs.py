@@ -16,10 +16,12 @@ HOT_WORD = "Joaquim-Marcador-Silva"
 
 
 async def test_debug_log_has_no_keys_and_no_frame_payloads(server: Server) -> None:
-    assert httpx.get(f"{server.url}/v1/models", headers=AUTH).status_code == 200
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"{server.url}/v1/models", headers=AUTH)).status_code == 200
     ws_url = server.url.replace("http", "ws", 1) + "/v1/realtime?model=tiny-whisper"
     async with websockets.connect(
-        ws_url, subprotocols=["mediaserver", f"api-key.{API_KEY}"]  # type: ignore[list-item]
+        ws_url,
+        subprotocols=["mediaserver", f"api-key.{API_KEY}"],  # type: ignore[list-item]
     ) as ws:
         await ws.recv()  # session.created
         await ws.send(json.dumps({"type": "session.configure", "hot_words": [HOT_WORD]}))

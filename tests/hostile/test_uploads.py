@@ -142,7 +142,9 @@ def _multipart(audio: bytes, model: str) -> tuple[bytes, str]:
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{model}\r\n'.encode(),
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
-        "Content-Type: audio/wav\r\n\r\n".encode() + audio + b"\r\n",
+        "Content-Type: audio/wav\r\n\r\n".encode()
+        + audio
+        + b"\r\n",
         f"--{boundary}--\r\n".encode(),
     ]
     return b"".join(parts), boundary
