@@ -42,6 +42,19 @@ def eight_channels(tmp: Path) -> dict[str, bytes]:
     }  # fmt: skip
 
 
+def flac_declaring(tmp: Path, seconds: float) -> bytes:
+    """One second of FLAC whose STREAMINFO claims `seconds` (its 36-bit total-samples field)."""
+    data = bytearray(ffmpeg_file(tmp / "short.flac", *silence("mono", 1), "-c:a", "flac"))
+    assert data[:4] == b"fLaC"
+    assert data[4] & 0x7F == 0  # STREAMINFO comes first
+    at = 8 + 10  # sample rate (20 bits), channels (3), bits (5), total samples (36)
+    packed = int.from_bytes(data[at : at + 8], "big")
+    rate = packed >> 44
+    packed = (packed & ~((1 << 36) - 1)) | int(seconds * rate)
+    data[at : at + 8] = packed.to_bytes(8, "big")
+    return bytes(data)
+
+
 def wav_header(*, tag: int = 1, channels: int = 1, rate: int = 16000, bits: int = 16) -> bytes:
     """A WAV with a hand-written `fmt ` chunk (any tag, any bit depth) and 0.1 s of zeros."""
     block = channels * bits // 8
