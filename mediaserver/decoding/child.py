@@ -25,6 +25,9 @@ from mediaserver.audio.decode import (
 from mediaserver.decoding import wire
 
 _MAX_REQUEST_LINE = 64 * 1024
+# Audio leaves in pieces of ~8 s (16 kHz mono): a few wake-ups of the server per minute of
+# audio rather than one per decoded frame, and far below wire.MAX_FRAME_BYTES.
+_BATCH_BYTES = 256 * 1024
 
 
 def apply_limits(request: wire.Request) -> None:
@@ -66,9 +69,15 @@ def decode(request: wire.Request, stdin: IO[bytes], out: IO[bytes]) -> None:
             "source_rate": info.source_rate, "source_channels": info.source_channels,
             "rows": info.rows, "codec": info.codec, "container": info.container,
         }))  # fmt: skip
+        pending = bytearray()
         for chunk in run.chunks():
             # (rows, frames) -> interleaved little-endian PCM16, the parent's layout.
-            out.write(wire.frame(wire.AUDIO, to_dtype(chunk, "int16").T.astype("<i2").tobytes()))
+            pending += to_dtype(chunk, "int16").T.astype("<i2").tobytes()
+            if len(pending) >= _BATCH_BYTES:
+                out.write(wire.frame(wire.AUDIO, bytes(pending)))
+                pending.clear()
+        if pending:
+            out.write(wire.frame(wire.AUDIO, bytes(pending)))
         out.write(wire.json_frame(wire.DONE, {"corrupt_packets": run.corrupt_packets}))
 
 

@@ -124,14 +124,19 @@ class DecodeSandbox:
                 ) from None
             finally:
                 await _stop(proc)
+                await self._replace_spare()
 
     async def _take(self) -> asyncio.subprocess.Process:
         spare, self._spare = self._spare, None
-        if self._keep_spare:
-            self._spare = await _spawn()
         if spare is not None and spare.returncode is None:
             return spare
         return await _spawn()
+
+    async def _replace_spare(self) -> None:
+        # After the decode, not at its start: the new child's imports (~0.2 s of CPU) must not
+        # compete with the decode the request is waiting for.
+        if self._keep_spare and self._spare is None:
+            self._spare = await _spawn()
 
     async def _exchange(
         self,
