@@ -218,6 +218,11 @@ async def _collect(
             payload = await stdout.readexactly(length)
         except asyncio.IncompleteReadError:
             raise await _died(proc) from None
+        except ValueError as exc:  # not our protocol: whatever the file made of the child
+            log.error("decode.child_garbled", error=str(exc))
+            raise AudioDecodeError(
+                "the audio decoder failed on this file (garbled output)"
+            ) from None
         if kind == wire.AUDIO:
             if len(pcm) + len(payload) > max_bytes:
                 limit = request.max_duration_s
