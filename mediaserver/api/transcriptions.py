@@ -213,6 +213,8 @@ async def _handle(request: Request, task: Task) -> Response:
     finally:
         await form.close()
     rows = await asyncio.to_thread(batch.preprocess, decoded.samples, settings.audio)
+    audio_s = decoded.duration_s
+    del decoded  # its PCM lives on in `rows`: one copy, not two, while the engine works
     tags: list[int | None] = list(range(len(rows))) if params.channel == "all" else [None]
     channels = list(zip(tags, rows, strict=True))
     result = await batch.transcribe(runtime.supervisor, params.model, channels, options)
@@ -221,14 +223,14 @@ async def _handle(request: Request, task: Task) -> Response:
         result = await runtime.postprocess(lambda p: batch.postprocess(result, p, post))
     elapsed = time.monotonic() - started
     metrics = runtime.metrics
-    metrics.transcription_audio_seconds.labels(params.model).inc(decoded.duration_s)
-    if decoded.duration_s > 0:
-        metrics.transcription_rtf.labels(params.model).observe(elapsed / decoded.duration_s)
+    metrics.transcription_audio_seconds.labels(params.model).inc(audio_s)
+    if audio_s > 0:
+        metrics.transcription_rtf.labels(params.model).observe(elapsed / audio_s)
     log.info(
         "transcription.done",
         task=task,
         model=params.model,
-        audio_s=round(decoded.duration_s, 2),
+        audio_s=round(audio_s, 2),
         elapsed_s=round(elapsed, 3),
         segments=len(result.segments),
     )

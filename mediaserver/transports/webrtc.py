@@ -37,6 +37,7 @@ from aiortc import (
 from aiortc.exceptions import OperationError
 from av import AudioFrame
 
+from mediaserver.codecs.bounded_json import JsonError, parse_json
 from mediaserver.transports.audio_out import NoAudioPath
 from mediaserver.transports.calls import Call, CallManager, Subscription, Transport, TransportInfo
 from mediaserver.transports.realtime_protocol import ProtocolError, parse_speak
@@ -327,10 +328,10 @@ class _Peer:
         if call is None:
             return
         try:
-            command = json.loads(message)
+            # Bounded nesting: deep JSON from the page must not reach aiortc's SCTP loop.
+            command = parse_json(message if isinstance(message, str) else bytes(message))
             kind = command.get("type") if isinstance(command, dict) else None
-        # RecursionError: deeply nested JSON from the page must not reach aiortc's SCTP loop.
-        except (ValueError, RecursionError):
+        except JsonError:
             kind = None
         if kind == "session.close":
             self.request_close("requested")
