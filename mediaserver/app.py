@@ -121,7 +121,6 @@ def create_app(
         await runtime.supervisor.start()
         await runtime.calls.start()
         runtime.speech.start_warm_up()
-        await runtime.decoder.start()
         try:
             if runtime.audiosocket is not None:
                 await runtime.audiosocket.start()

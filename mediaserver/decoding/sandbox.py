@@ -1,7 +1,9 @@
 """The server's side of the decode boundary: spawn, feed, count, kill.
 
-Each file gets a fresh child (nothing one upload does can leak into the next); one spare child
-is kept started so that its interpreter and imports (~0.2 s) are paid before a request needs it.
+Each file gets a fresh child (nothing one upload does can leak into the next); once a server has
+decoded its first file, one spare child is kept started so that its interpreter and imports
+(~0.2 s) are paid before the next request needs it (not at start-up: a server that never gets
+an upload never pays for one).
 The parent enforces the bounds again on what it receives, so even a child gone wrong cannot
 grow the server: decoded PCM is counted as it arrives and the child is killed the moment it
 passes `max_duration_s` of audio (summed over the channels decoded), or runs past the wall-clock
@@ -75,6 +77,7 @@ class DecodeSandbox:
         self._running = asyncio.Semaphore(max_running or max(2, os.cpu_count() or 2))
 
     async def start(self) -> None:
+        """Start the spare now rather than after the first decode."""
         if self._keep_spare and self._spare is None:
             self._spare = await _spawn()
 
