@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mediaserver.api.errors import EXCEPTION_HANDLERS
+from mediaserver.api.errors import EXCEPTION_HANDLERS, InternalErrorMiddleware
 from mediaserver.audio.decode import AudioDecodeError, AudioLimitError
 from mediaserver.engines.base import InvalidModelNameError, ModelLoadError, ModelNotFoundError
 from mediaserver.engines.errors import (
@@ -73,3 +74,21 @@ def test_missing_model_message_names_the_command() -> None:
     r = client_raising(ModelNotFoundError("faster-whisper-small")).get("/x")
     assert "mediaserver pull faster-whisper-small" in r.json()["error"]["message"]
     assert r.json()["error"]["param"] == "model"
+
+
+def test_our_bugs_are_a_json_500_that_shows_nothing_and_is_not_re_raised() -> None:
+    async def buggy(request: Request) -> Response:
+        raise KeyError("/srv/secret/path")
+
+    app = Starlette(
+        routes=[Route("/x", buggy)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(InternalErrorMiddleware)],
+    )
+    # raise_server_exceptions=True: had the middleware re-raised (what makes uvicorn drop the
+    # keep-alive connection), the client would raise here.
+    r = TestClient(app).get("/x")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+    assert "/srv" not in r.text
+    assert "KeyError" not in r.text
