@@ -82,6 +82,7 @@ class DecodeSandbox:
             self._spare = await _spawn()
 
     async def aclose(self) -> None:
+        self._keep_spare = False  # a decode still running must not start a new one
         spare, self._spare = self._spare, None
         if spare is not None:
             await _stop(spare)
@@ -131,8 +132,10 @@ class DecodeSandbox:
 
     async def _take(self) -> asyncio.subprocess.Process:
         spare, self._spare = self._spare, None
-        if spare is not None and spare.returncode is None:
-            return spare
+        if spare is not None:
+            if spare.returncode is None:
+                return spare
+            await _stop(spare)  # reap it
         return await _spawn()
 
     async def _replace_spare(self) -> None:
