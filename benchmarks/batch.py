@@ -39,8 +39,8 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mediaserver.engines.base import ModelInfo, TranscribeOptions
-from mediaserver.engines.manifest import ENGINE_TRAITS, Manifest, Source
-from mediaserver.engines.registry import Registry
+from mediaserver.engines.models.manifest import ENGINE_TRAITS, Manifest, Source
+from mediaserver.engines.models.registry import Registry
 
 RATE = 16_000
 CONFIG = {"log_prob_threshold": -1000.0, "compression_ratio_threshold": 1000.0}

@@ -24,8 +24,8 @@ import structlog
 
 from mediaserver.engines.base import TranscribeOptions
 from mediaserver.engines.errors import WorkerCrashed
-from mediaserver.engines.spec import SupervisorOptions, WorkerSpec
-from mediaserver.engines.supervisor import Supervisor
+from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec
+from mediaserver.engines.supervision.supervisor import Supervisor
 from tests.fake_engine import read_events, write_script
 
 OPTIONS = TranscribeOptions()

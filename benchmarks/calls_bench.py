@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mediaserver.audio.silero import SileroModel
 from mediaserver.audio.vad import VadBatcher
+from mediaserver.calls.manager import CallManager, Transport, TransportInfo
+from mediaserver.calls.postprocess import PassThrough
+from mediaserver.calls.recognizers import SpeechRecognizer
 from mediaserver.config import Settings
 from mediaserver.engines.base import ModelNotFoundError
 from mediaserver.observability import Metrics
-from mediaserver.session.call import CallCore
+from mediaserver.session.call_core import CallCore
 from mediaserver.session.call_options import parse_call_options
-from mediaserver.transports.calls import CallManager, Transport, TransportInfo
-from mediaserver.transports.postprocess import PassThrough
-from mediaserver.transports.recognizer import SpeechRecognizer
 
 RATE = 8000
 FRAME = RATE // 50

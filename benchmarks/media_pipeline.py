@@ -43,8 +43,8 @@ from mediaserver.codecs.g711 import ulaw_decode, ulaw_encode
 from mediaserver.codecs.jitter import JitterBuffer
 from mediaserver.codecs.rtp import RtpPacket
 from mediaserver.config import AudioSettings, SessionSettings
-from mediaserver.session.core import Session
 from mediaserver.session.events import CommitSegment, Event
+from mediaserver.session.session import Session
 
 WIRE_RATE = 8000
 WIRE_FRAME = WIRE_RATE // 50  # 160 samples, 20 ms

@@ -35,13 +35,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.manager import Call, CallManager
 from mediaserver.codecs.g711 import ulaw_encode
 from mediaserver.codecs.rtp import RtpPacket
 from mediaserver.config import load_settings
 from mediaserver.observability import Metrics
-from mediaserver.transports.audio_out import NoAudioPath
-from mediaserver.transports.calls import Call, CallManager
-from mediaserver.transports.rtp import RtpTransport
+from mediaserver.transports.rtp.transport import RtpTransport
 
 FRAME = 160  # 20 ms at 8 kHz
 TTS_RATE = 24_000

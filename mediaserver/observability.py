@@ -14,11 +14,22 @@ from collections.abc import MutableMapping
 from typing import Any, Final, TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from mediaserver.config import LoggingSettings
 
 METRIC_PREFIX = "mediaserver"
+
+# One `_created` timestamp series per counter and histogram child doubles the output and nobody
+# graphs them (Prometheus ignores them unless asked); process-wide, like the client's default.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
+
 
 # What libraries log at debug (uvicorn, websockets) includes the API key (Authorization header,
 # `api-key.KEY` subprotocol, `?api_key=` on WebSocket URLs, the last one even at info) and the
@@ -214,9 +225,16 @@ class Metrics:
         )
         self.rtp_packets = Counter(
             f"{p}_rtp_packets_total",
-            "RTP packets of ended calls by outcome: received, lost, rejected, malformed, "
-            "late, duplicate, reordered",
+            "RTP packets of ended calls by outcome: received, played, lost, rejected, "
+            "malformed, late, duplicate, reordered, discarded (jitter buffer over capacity or "
+            "shrinking its delay)",
             ["outcome"],
+            registry=r,
+        )
+        self.rtp_concealed_seconds = Counter(
+            f"{p}_rtp_concealed_seconds_total",
+            "Audio of ended RTP calls synthesised for packets missing inside the stream (loss "
+            "concealment; not the silence after the sender stopped)",
             registry=r,
         )
         self.rtp_ports_in_use = Gauge(

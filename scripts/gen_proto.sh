@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the gRPC/protobuf modules from mediaserver/engines/proto/engine.proto.
+# Regenerate the gRPC/protobuf modules from mediaserver/engines/ipc/proto/engine.proto.
 # The generated files are committed; run this after editing the .proto (needs grpcio-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,4 +8,4 @@ PYTHON="${PYTHON:-python}"
     --proto_path=. \
     --python_out=. \
     --grpc_python_out=. \
-    mediaserver/engines/proto/engine.proto
+    mediaserver/engines/ipc/proto/engine.proto

@@ -28,9 +28,10 @@ apt_install() {
 }
 
 # System libraries: espeak-ng data for pt-BR TTS fallback and test speech; ffmpeg, sipp and
-# chromium are real peers for the end-to-end tests only.
+# chromium are real peers for the end-to-end tests only; Asterisk's English prompts (and their
+# transcripts) are real human telephony speech for the real-model tests.
 if [[ $want_test -eq 1 ]]; then
-    apt_install espeak-ng ffmpeg sip-tester chromium
+    apt_install espeak-ng ffmpeg sip-tester chromium asterisk-core-sounds-en-wav asterisk-core-sounds-en
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -19,9 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from mediaserver.api.context import call_of, runtime_of
 from mediaserver.api.errors import ApiError
+from mediaserver.calls.manager import CallRefused, Subscription
 from mediaserver.session.call_options import CallOptionsError
-from mediaserver.transports.calls import Call, CallManager, CallRefused, Subscription
 
 # WebSocket close code for an unknown call (4000-4999 are the application's).
 WS_CALL_NOT_FOUND = 4404
@@ -36,38 +37,25 @@ def api_error(exc: CallOptionsError | CallRefused) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message, headers=headers)
 
 
-def _manager(app_state: object) -> CallManager:
-    manager: CallManager = app_state.runtime.calls  # type: ignore[attr-defined]
-    return manager
-
-
-def _call(manager: CallManager, call_id: str) -> Call:
-    try:
-        return manager.get(call_id)
-    except KeyError:
-        raise ApiError(
-            404, "call_not_found", f"no active call with id {call_id!r}", param="id"
-        ) from None
 
 
 async def list_calls(request: Request) -> Response:
-    manager = _manager(request.app.state)
+    manager = runtime_of(request).calls
     return JSONResponse({"object": "list", "data": [c.info() for c in manager.calls()]})
 
 
 async def get_call(request: Request) -> Response:
-    call = _call(_manager(request.app.state), request.path_params["call_id"])
-    return JSONResponse(call.info(detail=True))
+    return JSONResponse(call_of(request).info(detail=True))
 
 
 async def delete_call(request: Request) -> Response:
-    call = _call(_manager(request.app.state), request.path_params["call_id"])
+    call = call_of(request)
     await call.close("requested")
     return JSONResponse({"id": call.id, "object": "call", "deleted": True, "state": call.state})
 
 
 async def call_events(websocket: WebSocket) -> None:
-    manager = _manager(websocket.app.state)
+    manager = runtime_of(websocket).calls
     try:
         call = manager.get(websocket.path_params["call_id"])
     except KeyError:

@@ -11,15 +11,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
 from mediaserver.api.json_body import read_json_object
-from mediaserver.transports.calls import CallRefused
-from mediaserver.transports.ports import PortsExhausted
-from mediaserver.transports.rtp import RtpTransport
+from mediaserver.calls.manager import CallRefused
+from mediaserver.transports.rtp.ports import PortsExhausted
 
 
 async def create_call(request: Request) -> Response:
-    transport: RtpTransport | None = getattr(request.app.state.runtime, "rtp", None)
+    transport = runtime_of(request).rtp
     if transport is None:
         raise ApiError(503, "rtp_disabled", "RTP calls are disabled on this server")
     body = await read_json_object(request, empty_is_object=True)

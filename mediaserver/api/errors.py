@@ -20,7 +20,7 @@ from mediaserver.engines.errors import (
     QueueFullError,
     WorkerUnavailable,
 )
-from mediaserver.engines.service import ModelTypeError
+from mediaserver.engines.supervision.build import ModelTypeError
 
 log = structlog.get_logger("mediaserver.api.errors")
 
@@ -61,6 +61,8 @@ class ApiError(Exception):
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    # Read directly, not through `context.runtime_of` (which raises ApiError itself): an app
+    # without a runtime still answers its errors.
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is not None:
         runtime.metrics.api_errors.labels(exc.code).inc()

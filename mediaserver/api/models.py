@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
-from mediaserver.engines.registry import InstalledModel
-from mediaserver.engines.spec import WorkerStatus
+from mediaserver.engines.models.registry import InstalledModel
+from mediaserver.engines.supervision.spec import WorkerStatus
 
 _TRUE = ("1", "true", "yes")
 _FALSE = ("", "0", "false", "no")
@@ -67,7 +68,7 @@ def _flag(request: Request, name: str) -> bool:
 
 
 async def list_models(request: Request) -> Response:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     loaded_only = _flag(request, "loaded")
     workers = {w.model: w for w in runtime.supervisor.workers()}
     if loaded_only:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from mediaserver.api.context import runtime_of
 from mediaserver.session.call_options import parse_call_options
 from mediaserver.transports import realtime_protocol as proto
 from mediaserver.transports.websocket import CLOSE_POLICY, RealtimeSession
 
 
 async def realtime(websocket: WebSocket) -> None:
-    runtime = websocket.app.state.runtime
+    runtime = runtime_of(websocket)
     settings = runtime.settings
     await websocket.accept()
     try:

@@ -15,22 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mediaserver.api.context import call_of
 from mediaserver.api.errors import ApiError
 from mediaserver.api.json_body import read_json_object
-from mediaserver.transports.audio_out import NoAudioPath
-from mediaserver.transports.calls import Call, CallManager
-from mediaserver.transports.speaker import SpeakError
-
-
-def _call(request: Request) -> Call:
-    manager: CallManager = request.app.state.runtime.calls
-    call_id = request.path_params["call_id"]
-    try:
-        return manager.get(call_id)
-    except KeyError:
-        raise ApiError(
-            404, "call_not_found", f"no active call with id {call_id!r}", param="id"
-        ) from None
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.speaker import SpeakError
 
 
 def _no_audio(exc: NoAudioPath) -> ApiError:
@@ -38,7 +27,7 @@ def _no_audio(exc: NoAudioPath) -> ApiError:
 
 
 async def speak(request: Request) -> Response:
-    call = _call(request)
+    call = call_of(request)
     body = await read_json_object(request, empty_is_object=True)
     text, voice, speed = body.get("text"), body.get("voice"), body.get("speed", 1.0)
     if not isinstance(text, str) or not text.strip():
@@ -57,7 +46,7 @@ async def speak(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    call = _call(request)
+    call = call_of(request)
     try:
         cancelled = call.speaker.cancel()
     except NoAudioPath:

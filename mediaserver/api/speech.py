@@ -33,29 +33,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mediaserver.api.audio_encode import (
-    MEDIA_TYPES,
-    AudioEncoder,
-    AvEncoder,
-    SpeechFormat,
-    create_encoder,
-    parse_format,
-)
+from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
 from mediaserver.api.json_body import read_json_object
 from mediaserver.engines.errors import EngineError
-from mediaserver.engines.speech import (
-    MAX_INPUT_CHARS,
-    EmptySpeechError,
-    SpeechService,
-    SpeechStream,
-)
 from mediaserver.engines.tts.base import UnknownVoiceError, check_speed
+from mediaserver.engines.tts.service import (
+    MAX_INPUT_CHARS,
+    EmptyTextError,
+    TtsStream,
+)
+from mediaserver.formats.audio import (
+    MEDIA_TYPES,
+    AudioEncoder,
+    AudioFormat,
+    AvEncoder,
+    create_encoder,
+    parse_format,
+)
 
 log = structlog.get_logger("mediaserver.api.speech")
 
 MAX_BODY_BYTES: Final = 64 * 1024  # 4096 characters of UTF-8 and the other fields, with room
-DEFAULT_FORMAT: Final[SpeechFormat] = "mp3"
+DEFAULT_FORMAT: Final[AudioFormat] = "mp3"
 _FIELDS: Final = frozenset({"model", "input", "voice", "response_format", "speed"})
 
 
@@ -91,7 +91,7 @@ def _speed(data: dict[str, Any]) -> float:
         raise _bad(str(exc), "speed") from None
 
 
-def _format(data: dict[str, Any]) -> SpeechFormat:
+def _format(data: dict[str, Any]) -> AudioFormat:
     try:
         return parse_format(data.get("response_format") or DEFAULT_FORMAT)
     except ValueError as exc:
@@ -99,7 +99,7 @@ def _format(data: dict[str, Any]) -> SpeechFormat:
 
 
 async def create_speech(request: Request) -> Response:
-    speech: SpeechService = request.app.state.runtime.speech
+    tts = runtime_of(request).tts
     data = await read_json_object(request, max_bytes=MAX_BODY_BYTES, require_json_type=True)
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
@@ -107,21 +107,21 @@ async def create_speech(request: Request) -> Response:
     text, speed, fmt = _input(data), _speed(data), _format(data)
     model, voice = _optional_string(data, "model"), _optional_string(data, "voice")
     try:
-        stream = await speech.open(text, model=model, voice=voice, speed=speed)
+        stream = await tts.open(text, model=model, voice=voice, speed=speed)
     except UnknownVoiceError as exc:
         raise _bad(f"{exc} (list them with GET /v1/voices)", "voice", "invalid_voice") from None
-    except EmptySpeechError as exc:
+    except EmptyTextError as exc:
         raise _bad(str(exc), "input") from None
     encoder = create_encoder(fmt, stream.sample_rate)
     headers = {"X-Sample-Rate": str(encoder.sample_rate), "X-Cache": _cache(stream)}
     return StreamingResponse(_body(stream, encoder), media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
-def _cache(stream: SpeechStream) -> str:
+def _cache(stream: TtsStream) -> str:
     return "hit" if stream.cached else "miss"
 
 
-async def _body(stream: SpeechStream, encoder: AudioEncoder) -> AsyncIterator[bytes]:
+async def _body(stream: TtsStream, encoder: AudioEncoder) -> AsyncIterator[bytes]:
     # Compressed encoders take milliseconds per clause: off the loop, which also paces calls.
     threaded = isinstance(encoder, AvEncoder)
     try:
@@ -134,7 +134,7 @@ async def _body(stream: SpeechStream, encoder: AudioEncoder) -> AsyncIterator[by
             yield tail
     except EngineError as exc:
         # Raised on, so the server aborts the body instead of ending it as if it were whole.
-        log.warning("speech.stream_broken", model=stream.model, error=type(exc).__name__)
+        log.warning("tts.stream_broken", model=stream.model, error=type(exc).__name__)
         raise
     finally:
         # Shielded: after a client disconnect the scope is cancelled, and an unclosed stream
@@ -145,15 +145,16 @@ async def _body(stream: SpeechStream, encoder: AudioEncoder) -> AsyncIterator[by
 
 async def list_voices(request: Request) -> Response:
     """Voices of the installed TTS models: `?model=NAME` for one model's."""
-    speech: SpeechService = request.app.state.runtime.speech
-    voices = await speech.voices(request.query_params.get("model") or None)
+    tts = runtime_of(request).tts
+    voices = await tts.voices(request.query_params.get("model") or None)
     data = [
         {
             "object": "voice",
             "model": v.model,
             "id": v.voice.id,
             "language": v.voice.language,
-            "gender": v.voice.gender,
+            # null where the engine does not know (espeak-ng's voices), never a guess
+            "gender": None if v.voice.gender == "unknown" else v.voice.gender,
         }
         for v in voices
     ]

@@ -24,14 +24,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
-from mediaserver.api.formats import MEDIA_TYPES, ResponseFormat, parse_format, render
 from mediaserver.audio.decode import ChannelSelect
+from mediaserver.batch import transcription as batch
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import PostprocessOptions
-from mediaserver.engines import batch
 from mediaserver.engines.base import Task, TranscribeOptions
-from mediaserver.engines.service import stt_model
+from mediaserver.engines.supervision.build import stt_model
+from mediaserver.formats.transcripts import MEDIA_TYPES, ResponseFormat, parse_format, render
 
 log = structlog.get_logger("mediaserver.api.transcriptions")
 
@@ -199,8 +200,8 @@ def _engine_options(params: TranscriptionParams, capabilities: Any) -> Transcrib
 
 
 async def _handle(request: Request, task: Task) -> Response:
-    runtime = request.app.state.runtime
-    settings: Settings = runtime.settings
+    runtime = runtime_of(request)
+    settings = runtime.settings
     form = await read_form(request, settings.server.max_upload_bytes)
     try:
         params = parse_params(form, task, settings)
@@ -239,7 +240,7 @@ async def _handle(request: Request, task: Task) -> Response:
 
 
 async def _counted(request: Request, task: Task) -> Response:
-    metrics = request.app.state.runtime.metrics
+    metrics = runtime_of(request).metrics
     try:
         response = await _handle(request, task)
     except ApiError as exc:

@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
 from mediaserver.api.json_body import read_json_object
-from mediaserver.transports.calls import CallRefused
-from mediaserver.transports.webrtc import SdpError, WebRtcGateway
+from mediaserver.calls.manager import CallRefused
+from mediaserver.transports.webrtc import SdpError
 
 
 async def offer(request: Request) -> Response:
@@ -20,8 +21,8 @@ async def offer(request: Request) -> Response:
         raise ApiError(400, "invalid_sdp", "'sdp' must be a non-empty string", param="sdp")
     if not isinstance(sdp_type, str):
         raise ApiError(400, "invalid_sdp", "'type' must be the string 'offer'", param="type")
-    runtime = request.app.state.runtime
-    gateway: WebRtcGateway = runtime.webrtc
+    runtime = runtime_of(request)
+    gateway = runtime.webrtc
     try:
         answer = await gateway.answer(runtime.calls, sdp, sdp_type, options)
     except SdpError as exc:

@@ -24,7 +24,7 @@ from typing import Final, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from mediaserver.audio.pcm import check_rate
+from mediaserver.audio.pcm import check_mono, check_rate
 
 TRANSITION_HZ: Final = 600.0  # half the transition band, either side of the lower Nyquist
 STOPBAND_DB: Final = 65.0
@@ -200,9 +200,4 @@ class FirResampler(Generic[ScalarT]):
         return y.astype(self.dtype, copy=False)
 
     def _check(self, pcm: object) -> None:
-        if not isinstance(pcm, np.ndarray):
-            raise ValueError(f"pcm must be a numpy {self.dtype} array, got {type(pcm).__name__}")
-        if pcm.dtype != self.dtype:
-            raise ValueError(f"pcm must have dtype {self.dtype}, got {pcm.dtype}")
-        if pcm.ndim != 1:
-            raise ValueError(f"pcm must be 1-D (mono), got shape {pcm.shape}")
+        check_mono(pcm, self.dtype, "pcm")

@@ -6,6 +6,8 @@ float32 samples in int16 scale (±32768), so no stage rescales twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -15,26 +17,27 @@ Samples = npt.NDArray[np.float32]
 INT16_FULL_SCALE = 32768.0
 
 
+def check_mono(x: object, dtype: npt.DTypeLike, name: str) -> npt.NDArray[Any]:
+    """Return `x` unchanged if it is a 1-D array of `dtype`; raise a precise ValueError
+    otherwise. The one check every stage that takes mono samples uses."""
+    want = np.dtype(dtype)
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{name} must be a numpy {want} array, got {type(x).__name__}")
+    if x.dtype != want:
+        raise ValueError(f"{name} must have dtype {want}, got {x.dtype}")
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
+    return x
+
+
 def check_pcm16(pcm: object, name: str = "pcm") -> Pcm16:
     """Return `pcm` unchanged if it is a 1-D int16 array; raise a precise ValueError otherwise."""
-    if not isinstance(pcm, np.ndarray):
-        raise ValueError(f"{name} must be a numpy int16 array, got {type(pcm).__name__}")
-    if pcm.dtype != np.int16:
-        raise ValueError(f"{name} must have dtype int16, got {pcm.dtype}")
-    if pcm.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (mono), got shape {pcm.shape}")
-    return pcm
+    return check_mono(pcm, np.int16, name)
 
 
 def check_samples(x: object, name: str = "samples") -> Samples:
     """Return `x` unchanged if it is a 1-D float32 array; raise a precise ValueError otherwise."""
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name} must be a numpy float32 array, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise ValueError(f"{name} must have dtype float32, got {x.dtype}")
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
-    return x
+    return check_mono(x, np.float32, name)
 
 
 def check_rate(rate: object, name: str = "rate") -> int:

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from mediaserver.audio.pcm import check_rate
+from mediaserver.audio.pcm import check_mono, check_rate
 
 Quality = Literal["QQ", "LQ", "MQ", "HQ", "VHQ"]
 QUALITIES: tuple[Quality, ...] = ("QQ", "LQ", "MQ", "HQ", "VHQ")
@@ -90,9 +90,4 @@ class Resampler(Generic[ScalarT]):
         return out
 
     def _check(self, pcm: object) -> None:
-        if not isinstance(pcm, np.ndarray):
-            raise ValueError(f"pcm must be a numpy {self.dtype} array, got {type(pcm).__name__}")
-        if pcm.dtype != self.dtype:
-            raise ValueError(f"pcm must have dtype {self.dtype}, got {pcm.dtype}")
-        if pcm.ndim != 1:
-            raise ValueError(f"pcm must be 1-D (mono), got shape {pcm.shape}")
+        check_mono(pcm, self.dtype, "pcm")

@@ -19,7 +19,7 @@ from types import FrameType
 import structlog
 import uvicorn
 
-from mediaserver.drain import Drainer, DrainReport
+from mediaserver.calls.drain import Drainer, DrainReport
 
 log = structlog.get_logger("mediaserver.serve")
 

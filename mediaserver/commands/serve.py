@@ -23,6 +23,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="allow a non-loopback address without API keys",
     )
+    p.add_argument(
+        "--pull-missing",
+        action="store_true",
+        help="first download the default STT model if it is not installed (offline: say so "
+        "and serve without it)",
+    )
     p.set_defaults(func=run)
 
 
@@ -71,13 +77,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if refusal is not None:
         print(f"mediaserver: {refusal}", file=sys.stderr)
         return 2
+    if getattr(args, "pull_missing", False):
+        from mediaserver.commands.default_model import pull_missing_default
+
+        try:
+            pull_missing_default(settings)
+        except KeyboardInterrupt:
+            print("mediaserver: interrupted; nothing was installed", file=sys.stderr)
+            return 1
 
     import uvicorn
 
-    from mediaserver.api.auth import install_log_filters
-    from mediaserver.app import create_app
+    from mediaserver.app import create_app, install_log_filters, runtime_of_app
     from mediaserver.commands.draining_server import DrainingServer
-    from mediaserver.drain import Drainer
 
     try:
         import uvloop
@@ -99,15 +111,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=5,
         **websocket_options(settings.websocket),
     )
-    runtime = app.state.runtime
-    drainer = Drainer(
-        runtime,
-        # Looked up at drain time: the call core installs its manager during start-up.
-        lambda: runtime.active_calls(),
-        timeout_s=server.drain_timeout_s,
-        grace_s=server.drain_grace_s,
-    )
-    uv_server = DrainingServer(config, drainer, exit_when_forced=_exit_forced)
+    uv_server = DrainingServer(config, runtime_of_app(app).drainer, exit_when_forced=_exit_forced)
     uv_server.run()
     if uv_server.forced:
         _exit_forced()

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+# What a recognizer says about the audio it heard: shared with the session, which turns
+# hypotheses into partials and finals, and lives there because the session is the pure core.
+from mediaserver.session.hypotheses import Architecture as Architecture
+from mediaserver.session.hypotheses import Hypothesis as Hypothesis
+from mediaserver.session.hypotheses import Word as Word
+
 Audio = npt.NDArray[np.float32]
 Task = Literal["transcribe", "translate"]
-
-
-class Architecture(StrEnum):
-    ENCODER_DECODER = "encoder-decoder"
-    CTC = "ctc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +35,6 @@ class Capabilities:
     language_detection: bool = False
     word_timestamps: bool = False
     native_partials: bool = False  # the engine streams its own partial hypotheses
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    start: float  # seconds from the start of the audio given to the engine
-    end: float
-    word: str
-    probability: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +72,6 @@ class TranscribeOptions:
     # Long files: the engine may batch windows (faster-whisper BatchedInferencePipeline).
     batched: bool = False
     batch_size: int = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Hypothesis:
-    """What a stream knows after the audio it has been fed so far."""
-
-    text: str
-    words: tuple[Word, ...] = ()
-    # True only for a finalized segment (after `finish`); partials are False.
-    is_final: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +121,27 @@ class SttEngine(Protocol):
 class ModelNotFoundError(LookupError):
     """A model was asked for that is not installed; the message names the command that fixes it."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"model {name!r} is not installed; run `mediaserver pull {name}` "
-            f"(or `mediaserver pull {name} --from DIR` to import a local copy)"
-        )
+    def __init__(self, name: str, *, suggestion: str | None = None, installed: bool = False):
+        """`suggestion`: the name probably meant (`installed` when it needs no pull)."""
+        if suggestion is not None and installed:
+            message = (
+                f"model {name!r} is not installed (did you mean {suggestion!r}? it is "
+                f"installed); run `mediaserver pull {name}` (or `mediaserver pull {name} "
+                "--from DIR` to import a local copy)"
+            )
+        elif suggestion is not None:
+            message = (
+                f"model {name!r} is not installed; did you mean {suggestion!r}? install it with "
+                f"`mediaserver pull {suggestion}`"
+            )
+        else:
+            message = (
+                f"model {name!r} is not installed; run `mediaserver pull {name}` "
+                f"(or `mediaserver pull {name} --from DIR` to import a local copy)"
+            )
+        super().__init__(message)
         self.name = name
+        self.suggestion = suggestion
 
 
 class InvalidModelNameError(ModelNotFoundError, ValueError):

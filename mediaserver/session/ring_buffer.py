@@ -17,9 +17,8 @@ The array is allocated once; a write copies into it with at most two slice assig
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-Pcm16 = npt.NDArray[np.int16]
+from mediaserver.audio.pcm import Pcm16
 
 
 class RingBufferOverflow(ValueError):

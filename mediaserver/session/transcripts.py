@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mediaserver.engines.base import Architecture, Hypothesis
-from mediaserver.engines.local_agreement import LocalAgreement
+from mediaserver.session.hypotheses import Architecture, Hypothesis
+from mediaserver.session.local_agreement import LocalAgreement
 
 
 class PartialPolicy(Protocol):

@@ -22,6 +22,8 @@ from typing import Any
 
 import structlog
 
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.manager import Call, CallManager, CallRefused, Transport, TransportInfo
 from mediaserver.codecs.audiosocket import (
     Audio,
     AudioSocketParser,
@@ -37,8 +39,7 @@ from mediaserver.codecs.audiosocket import (
 )
 from mediaserver.config import AudioSocketSettings
 from mediaserver.observability import Metrics
-from mediaserver.transports.audio_out import FramePacer, NoAudioPath
-from mediaserver.transports.calls import Call, CallManager, CallRefused, Transport, TransportInfo
+from mediaserver.transports.pacing import FramePacer
 
 log = structlog.get_logger("mediaserver.transports.audiosocket")
 

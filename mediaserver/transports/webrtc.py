@@ -37,11 +37,11 @@ from aiortc import (
 from aiortc.exceptions import OperationError
 from av import AudioFrame
 
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.manager import Call, CallManager, Subscription, Transport, TransportInfo
+from mediaserver.calls.speaker import SpeakError
 from mediaserver.codecs.bounded_json import JsonError, parse_json
-from mediaserver.transports.audio_out import NoAudioPath
-from mediaserver.transports.calls import Call, CallManager, Subscription, Transport, TransportInfo
 from mediaserver.transports.realtime_protocol import ProtocolError, parse_speak
-from mediaserver.transports.speaker import SpeakError
 from mediaserver.transports.webrtc_media import (
     TelephoneEventTap,
     frame_to_pcm16,

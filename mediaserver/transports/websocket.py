@@ -29,12 +29,8 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket, WebSocketState
 
-from mediaserver.config import WebSocketSettings
-from mediaserver.observability import Metrics
-from mediaserver.transports import realtime_protocol as proto
-from mediaserver.transports.audio_out import FramePacer, NoAudioPath
-from mediaserver.transports.backpressure import Backpressure, DropReport, Verdict
-from mediaserver.transports.calls import (
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.manager import (
     Call,
     CallManager,
     CallRefused,
@@ -42,7 +38,12 @@ from mediaserver.transports.calls import (
     Transport,
     TransportInfo,
 )
-from mediaserver.transports.speaker import SpeakError
+from mediaserver.calls.speaker import SpeakError
+from mediaserver.config import WebSocketSettings
+from mediaserver.observability import Metrics
+from mediaserver.transports import realtime_protocol as proto
+from mediaserver.transports.backpressure import Backpressure, DropReport, Verdict
+from mediaserver.transports.pacing import FramePacer
 
 log = structlog.get_logger("mediaserver.transports.websocket")
 

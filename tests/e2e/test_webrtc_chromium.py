@@ -19,7 +19,7 @@ import websockets
 
 from mediaserver.app import create_app
 from mediaserver.config import Settings
-from mediaserver.engines.registry import Registry
+from mediaserver.engines.models.registry import Registry
 from tests.e2e.webrtc_chromium import (
     ESPEAK,
     Chromium,

@@ -13,10 +13,10 @@ import pytest
 from aiortc import MediaStreamError, MediaStreamTrack
 
 from mediaserver.app import create_app
+from mediaserver.calls.manager import CallManager
 from mediaserver.config import Settings
-from mediaserver.transports.calls import CallManager
 from tests.e2e.webrtc_chromium import serve
-from tests.unit.transports.speaker_fakes import ToneSynthesizer
+from tests.unit.calls.speaker_fakes import ToneSynthesizer
 from tests.unit.transports.webrtc_client import Client, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaserver.engines.manifest import MANIFEST_FILE
+from mediaserver.engines.models.manifest import MANIFEST_FILE
 from tests.hostile.server import Server, serve
 from tests.integration.transcriptions_support import installed_models
 

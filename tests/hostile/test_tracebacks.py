@@ -21,7 +21,7 @@ import pytest
 
 from mediaserver.app import create_app
 from mediaserver.config import load_settings
-from mediaserver.engines.registry import Registry
+from mediaserver.engines.models.registry import Registry
 from mediaserver.transports.webrtc import WebRtcGateway
 from tests.e2e.webrtc_chromium import Chromium, have_chromium
 from tests.e2e.webrtc_chromium import serve as serve_app

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mediaserver.calls.manager import Call, CallManager
 from mediaserver.codecs.g711 import ulaw_decode, ulaw_encode
 from mediaserver.codecs.rtp import RtpPacket
 from mediaserver.config import Settings
 from mediaserver.observability import Metrics
-from mediaserver.transports.calls import Call, CallManager
-from mediaserver.transports.rtp import RtpTransport
-from tests.unit.transports.speaker_fakes import until
+from mediaserver.transports.rtp.transport import RtpTransport
+from tests.unit.calls.speaker_fakes import until
 
 RATE = 8000
 FRAME = 160

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from mediaserver.calls.manager import CallManager
 from mediaserver.codecs.audiosocket import Audio, AudioSocketParser, encode_audio, encode_uuid
 from mediaserver.config import AudioSocketSettings, Settings
 from mediaserver.observability import Metrics
 from mediaserver.transports.audiosocket import AudioSocketServer
-from mediaserver.transports.calls import CallManager
 from tests.integration.speak_support import collect, wait_for
-from tests.unit.transports.speaker_fakes import ToneSynthesizer, until
+from tests.unit.calls.speaker_fakes import ToneSynthesizer, until
 
 pytestmark = pytest.mark.timeout(30)
 

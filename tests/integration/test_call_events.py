@@ -14,9 +14,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from mediaserver.api.calls import api_error
 from mediaserver.app import create_app
+from mediaserver.calls.manager import Call, CallManager, CallRefused, Transport, TransportInfo
 from mediaserver.config import Settings
 from mediaserver.session.call_options import CallOptionsError
-from mediaserver.transports.calls import Call, CallManager, CallRefused, Transport, TransportInfo
 from tests.call_audio import PHRASES, frames, silence, speech
 
 

@@ -18,23 +18,23 @@ import numpy as np
 import pytest
 
 from mediaserver.audio.silero import SileroModel
-from mediaserver.config import Settings
-from mediaserver.domain.normalizer import Normalizer
-from mediaserver.domain.pipeline import Postprocessor
-from mediaserver.engines.base import Audio, Hypothesis, TranscribeOptions
-from mediaserver.engines.registry import Registry
-from mediaserver.engines.service import registry_resolver
-from mediaserver.engines.spec import WorkerStatus
-from mediaserver.engines.supervisor import Supervisor
-from mediaserver.observability import Metrics
-from mediaserver.transports.calls import Call, CallManager, Transport, TransportInfo
-from mediaserver.transports.postprocess import ThreadedPostprocess
-from mediaserver.transports.recognizer import (
+from mediaserver.calls.manager import Call, CallManager, Transport, TransportInfo
+from mediaserver.calls.postprocess import ThreadedPostprocess
+from mediaserver.calls.recognizers import (
     LocalRecognizers,
     RecognizerStream,
     SpeechRecognizer,
 )
-from mediaserver.transports.worker_recognizers import WorkerRecognizers
+from mediaserver.calls.worker_recognizers import WorkerRecognizers
+from mediaserver.config import Settings
+from mediaserver.domain.normalizer import Normalizer
+from mediaserver.domain.pipeline import Postprocessor
+from mediaserver.engines.base import Audio, Hypothesis, TranscribeOptions
+from mediaserver.engines.models.registry import Registry
+from mediaserver.engines.supervision.build import registry_resolver
+from mediaserver.engines.supervision.spec import WorkerStatus
+from mediaserver.engines.supervision.supervisor import Supervisor
+from mediaserver.observability import Metrics
 from tests.call_audio import PHRASES, Pcm, frames, silence, speech
 from tests.integration.workers_support import FAST, kill9
 from tests.tiny_models import build_tiny_wenet_ctc, build_tiny_whisper

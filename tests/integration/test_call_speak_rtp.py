@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mediaserver.calls.audio_sink import NoAudioPath
+from mediaserver.calls.manager import Call
 from mediaserver.config import Settings
-from mediaserver.transports.audio_out import NoAudioPath
-from mediaserver.transports.calls import Call
 from tests.call_audio import PHRASES, silence, speech
 from tests.integration.speak_support import FRAME, RATE, collect, rig, wait_for
-from tests.unit.transports.speaker_fakes import ToneSynthesizer, until
+from tests.unit.calls.speaker_fakes import ToneSynthesizer, until
 
 pytestmark = pytest.mark.timeout(90)
 

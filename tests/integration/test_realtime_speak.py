@@ -11,9 +11,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mediaserver.app import create_app
+from mediaserver.calls.manager import CallManager
 from mediaserver.config import Settings
-from mediaserver.transports.calls import CallManager
-from tests.unit.transports.speaker_fakes import ToneSynthesizer
+from tests.unit.calls.speaker_fakes import ToneSynthesizer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mediaserver.engines.spec import SupervisorOptions, WorkerSpec
-from mediaserver.engines.supervisor import Supervisor
-from mediaserver.transports.audio_out import FramePacer
-from mediaserver.transports.speaker import Speaker, SupervisorSynthesizer
+from mediaserver.calls.speaker import Speaker, SupervisorSynthesizer
+from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec
+from mediaserver.engines.supervision.supervisor import Supervisor
+from mediaserver.transports.pacing import FramePacer
 
 pytestmark = [
     pytest.mark.needs_espeak,

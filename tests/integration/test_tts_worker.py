@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mediaserver.engines.spec import SupervisorOptions, WorkerSpec
-from mediaserver.engines.supervisor import Supervisor
+from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec
+from mediaserver.engines.supervision.supervisor import Supervisor
 
 
 async def test_espeak_synthesizes_through_a_worker(tmp_path: Path) -> None:

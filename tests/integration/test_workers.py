@@ -12,7 +12,7 @@ import pytest
 
 from mediaserver.engines.base import TranscribeOptions
 from mediaserver.engines.errors import WorkerCrashed, WorkerStartError
-from mediaserver.engines.supervisor import Supervisor
+from mediaserver.engines.supervision.supervisor import Supervisor
 from tests.fake_engine import read_events
 from tests.integration.workers_support import FAST, alive, kill9, resolver, silence
 

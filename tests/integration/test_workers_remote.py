@@ -12,8 +12,8 @@ import pytest
 
 from mediaserver.engines.base import TranscribeOptions
 from mediaserver.engines.errors import WorkerCrashed
-from mediaserver.engines.spec import WorkerSpec
-from mediaserver.engines.supervisor import Supervisor
+from mediaserver.engines.supervision.spec import WorkerSpec
+from mediaserver.engines.supervision.supervisor import Supervisor
 from tests.fake_engine import write_script
 from tests.integration.workers_support import FAKE_STT, FAKE_TTS, FAST, alive, silence
 
@@ -24,7 +24,7 @@ async def start_worker(
     model_dir: Path, engine: str, kind: str = "stt"
 ) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mediaserver.engines.worker",
+        sys.executable, "-m", "mediaserver.engines.ipc.worker",
         "--engine", engine, "--kind", kind, "--model-dir", str(model_dir),
         "--model-name", "remote", "--listen", "127.0.0.1:0",
         stdout=asyncio.subprocess.PIPE,

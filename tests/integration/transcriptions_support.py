@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pytest
 
 from mediaserver.cli import main as cli_main
-from mediaserver.engines.manifest import ENGINE_TRAITS, Manifest, Source
+from mediaserver.engines.models.manifest import ENGINE_TRAITS, Manifest, Source
 from tests.tiny_models import build_tiny_wenet_ctc, build_tiny_whisper
 
 ENGINES = {"faster-whisper": "tiny-whisper", "wenet-ctc": "tiny-wenet"}  # engine -> model name

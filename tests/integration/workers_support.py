@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mediaserver.engines.spec import SupervisorOptions, WorkerSpec
+from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec
 from tests.fake_engine import write_script
 
 FAKE_STT = "tests.fake_engine:FakeEngine"

@@ -27,7 +27,7 @@ from mediaserver.engines.base import (
     Transcript,
     Word,
 )
-from mediaserver.engines.stt._common import (
+from mediaserver.engines.loading import (
     SAMPLE_RATE,
     check_audio,
     config_value,

@@ -32,7 +32,7 @@ from mediaserver.engines.base import (
     Transcript,
     Word,
 )
-from mediaserver.engines.stt._common import SAMPLE_RATE, check_audio, config_value, require_files
+from mediaserver.engines.loading import SAMPLE_RATE, check_audio, config_value, require_files
 
 # sherpa-onnx ends the whole process when one of these is missing, so they are checked first.
 _OFFLINE_METADATA = ("vocab_size", "subsampling_factor")

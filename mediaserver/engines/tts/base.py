@@ -19,9 +19,9 @@ from typing import Any, Final, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.engines.base import ModelInfo
 
-Pcm16 = npt.NDArray[np.int16]
 Gender = Literal["female", "male", "unknown"]
 
 MIN_SPEED: Final = 0.5

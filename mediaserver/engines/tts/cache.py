@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.domain.speakable import speakable
-from mediaserver.engines.tts.base import Pcm16, TtsEngine, check_speed, check_text
+from mediaserver.engines.tts.base import TtsEngine, check_speed, check_text
 
 if TYPE_CHECKING:
     from mediaserver.config import TtsSettings

@@ -31,12 +31,12 @@ from typing import Any, Final
 import numpy as np
 import soxr
 
+from mediaserver.audio.pcm import Pcm16
 from mediaserver.engines.base import ModelInfo, ModelLoadError
-from mediaserver.engines.stt._common import config_value, require_files
+from mediaserver.engines.loading import config_value, require_files
 from mediaserver.engines.tts.base import (
     Gender,
     NotLoadedError,
-    Pcm16,
     UnknownVoiceError,
     Voice,
     check_speed,

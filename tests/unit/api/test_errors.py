@@ -22,7 +22,7 @@ from mediaserver.engines.errors import (
     WorkerStartError,
     WorkerUnavailable,
 )
-from mediaserver.engines.service import ModelTypeError
+from mediaserver.engines.supervision.build import ModelTypeError
 
 
 def client_raising(exc: Exception) -> TestClient:

@@ -8,10 +8,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from mediaserver.app import create_app
+from mediaserver.calls.manager import Call, CallManager, Transport, TransportInfo
 from mediaserver.config import Settings
-from mediaserver.transports.audio_out import FramePacer
-from mediaserver.transports.calls import Call, CallManager, Transport, TransportInfo
-from tests.unit.transports.speaker_fakes import ToneSynthesizer
+from mediaserver.transports.pacing import FramePacer
+from tests.unit.calls.speaker_fakes import ToneSynthesizer
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mediaserver.engines.layout import (
+from mediaserver.engines.models.layout import (
     ModelLayoutError,
     check_layout,
     detect_engine,

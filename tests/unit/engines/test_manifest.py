@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mediaserver.engines.base import Architecture, Capabilities
-from mediaserver.engines.catalog import Catalog
-from mediaserver.engines.manifest import (
+from mediaserver.engines.models.catalog import Catalog
+from mediaserver.engines.models.manifest import (
     MANIFEST_FILE,
     Manifest,
     ManifestError,

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from mediaserver.engines.errors import QueueFullError
-from mediaserver.engines.scheduler import Priority, Scheduler, SlotQueue
+from mediaserver.engines.supervision.scheduler import Priority, Scheduler, SlotQueue
 from mediaserver.observability import Metrics
 
 RT, BATCH = Priority.REALTIME, Priority.BATCH

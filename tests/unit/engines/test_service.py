@@ -9,8 +9,8 @@ import pytest
 
 from mediaserver.config import Settings, load_settings
 from mediaserver.engines.base import ModelNotFoundError
-from mediaserver.engines.registry import Registry
-from mediaserver.engines.service import build_supervisor, registry_resolver, worker_spec
+from mediaserver.engines.models.registry import Registry
+from mediaserver.engines.supervision.build import build_supervisor, registry_resolver, worker_spec
 from tests.unit.engines.model_dirs import make_model_dir
 
 

@@ -10,9 +10,10 @@ import pytest
 from mediaserver.config import load_settings
 from mediaserver.engines.base import ModelNotFoundError, TranscribeOptions
 from mediaserver.engines.errors import ShuttingDown
-from mediaserver.engines.managed import TRANSITIONS, ManagedWorker, Phase
-from mediaserver.engines.spec import SupervisorOptions, WorkerSpec
-from mediaserver.engines.supervisor import Supervisor, options_from_settings
+from mediaserver.engines.supervision.managed import ManagedWorker
+from mediaserver.engines.supervision.phases import TRANSITIONS, Phase
+from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec
+from mediaserver.engines.supervision.supervisor import Supervisor, options_from_settings
 
 
 def worker(tmp_path: Path, **options: float) -> ManagedWorker:

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from mediaserver.engines.base import Architecture, ModelInfo, TranscribeOptions
-from mediaserver.engines.client import WorkerClient, error_from_status
 from mediaserver.engines.errors import (
     EngineFailure,
     EngineRequestError,
@@ -20,10 +19,11 @@ from mediaserver.engines.errors import (
     RequestCancelledError,
     WorkerCrashed,
 )
-from mediaserver.engines.proto import engine_pb2 as pb
-from mediaserver.engines.proto import engine_pb2_grpc as pb_grpc
-from mediaserver.engines.servicer import WorkerState
-from mediaserver.engines.worker import build_server, create_engine, parse_args
+from mediaserver.engines.ipc.client import WorkerClient, error_from_status
+from mediaserver.engines.ipc.proto import engine_pb2 as pb
+from mediaserver.engines.ipc.proto import engine_pb2_grpc as pb_grpc
+from mediaserver.engines.ipc.servicer import WorkerState
+from mediaserver.engines.ipc.worker import build_server, create_engine, parse_args
 from tests.fake_engine import FakeEngine, write_script
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mediaserver.engines import convert
 from mediaserver.engines.base import (
     Capabilities,
     Hypothesis,
@@ -12,7 +11,8 @@ from mediaserver.engines.base import (
     Transcript,
     Word,
 )
-from mediaserver.engines.proto import engine_pb2 as pb
+from mediaserver.engines.ipc import convert
+from mediaserver.engines.ipc.proto import engine_pb2 as pb
 
 
 def test_int16_audio_decodes_to_float_in_range() -> None:

@@ -10,7 +10,7 @@ import pytest
 from mediaserver.audio.silero import SileroModel
 from mediaserver.audio.vad import VadBatcher
 from mediaserver.config import Settings
-from mediaserver.session.call import (
+from mediaserver.session.call_core import (
     MIN_CHUNK_SAMPLES,
     CallCore,
     CallOutput,

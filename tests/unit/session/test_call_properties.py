@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mediaserver.audio.silero import SileroModel
 from mediaserver.audio.vad import VadBatcher
 from mediaserver.config import Settings
-from mediaserver.session.call import CallCore, CallOutput, FinishSegment, StreamAudio
+from mediaserver.session.call_core import CallCore, CallOutput, FinishSegment, StreamAudio
 from mediaserver.session.call_options import parse_call_options
 from tests.call_audio import PHRASES, Pcm, speech
 

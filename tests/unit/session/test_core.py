@@ -8,7 +8,6 @@ import pytest
 
 from mediaserver.audio.events import SpeechEnd, SpeechStart
 from mediaserver.config import SessionSettings
-from mediaserver.session.core import Session
 from mediaserver.session.events import (
     AudioOverrun,
     Closed,
@@ -21,6 +20,7 @@ from mediaserver.session.events import (
     SpeechStarted,
     StateChanged,
 )
+from mediaserver.session.session import Session
 from mediaserver.session.states import CloseReason, InvalidTransition, SessionState
 from mediaserver.session.wal import RecoveryPoint
 

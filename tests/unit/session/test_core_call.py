@@ -10,7 +10,6 @@ import numpy as np
 
 from mediaserver.audio.events import SpeechEnd, SpeechStart
 from mediaserver.config import SessionSettings
-from mediaserver.session.core import Session
 from mediaserver.session.events import (
     Closed,
     CommitAcked,
@@ -20,6 +19,7 @@ from mediaserver.session.events import (
     HoldEntered,
     StateChanged,
 )
+from mediaserver.session.session import Session
 from mediaserver.session.states import CloseReason, SessionState
 
 S = SessionState

@@ -6,8 +6,8 @@ import pytest
 
 from mediaserver.audio.events import SpeechEnd, SpeechStart
 from mediaserver.config import SessionSettings
-from mediaserver.session.core import Session
 from mediaserver.session.events import HoldEntered, StateChanged
+from mediaserver.session.session import Session
 from mediaserver.session.states import SessionState
 from tests.unit.session.test_core import moves, of, push, session_in
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from mediaserver.audio.events import SpeechEnd, SpeechStart
 from mediaserver.config import SessionSettings
-from mediaserver.session.core import Session
 from mediaserver.session.events import CommitAcked, CommitSegment, Event, StateChanged
+from mediaserver.session.session import Session
 from mediaserver.session.states import TRANSITIONS, SessionState
 
 S = SessionState

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from mediaserver.calls.manager import CallRefused, Transport
 from mediaserver.codecs.audiosocket import (
     Audio,
     AudioSocketParser,
@@ -23,8 +24,7 @@ from mediaserver.config import AudioSocketSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports import audiosocket
 from mediaserver.transports.audiosocket import AudioSocketServer, codec_name
-from mediaserver.transports.calls import CallRefused, Transport
-from tests.unit.transports.fakes import FakeCallManager
+from tests.fake_calls import FakeCallManager
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -211,7 +211,7 @@ async def test_duplicate_uuid_of_a_live_call_is_refused(
 async def test_refused_while_draining(
     server: AudioSocketServer, manager: FakeCallManager, metrics: Metrics, connect: Connect
 ) -> None:
-    manager.refuse = CallRefused(503, "draining", "the server is shutting down")
+    manager.fail = CallRefused(503, "draining", "the server is shutting down")
     peer = await connect(server)
     await peer.send(encode_uuid(CALL), encode_audio(PCM_20MS_8K))
     assert await peer.until_eof() == [PeerError(None)]

@@ -1,0 +1,1 @@
+"""Transcription of whole files (REST uploads and the CLI)."""

@@ -1,0 +1,182 @@
+"""Batch transcription of a decoded file, shared by the REST API and `mediaserver transcribe`.
+
+    channels = preprocess(decoded.samples, settings.audio)        # sync: run it in a thread
+    result = await transcribe(engines, model, tagged(channels), options, progress)
+    result = postprocess(result, postprocessor, pp_options)      # sync: its own thread
+
+Stereo call recordings carry one party per channel: with `channel=all` each channel is
+transcribed on its own and the segments are merged by start time, tagged with their channel.
+Post-processing runs on every segment and, separately, on the whole text, so that an entity
+spoken across a segment boundary is still found in the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mediaserver.audio.events import PIPELINE_RATE
+from mediaserver.audio.pcm import Pcm16
+from mediaserver.audio.pipeline import Preprocessor
+from mediaserver.audio.resample import OFFLINE_QUALITY
+from mediaserver.config import AudioSettings
+from mediaserver.domain.document import Entity
+from mediaserver.domain.pipeline import PostprocessOptions, Postprocessor
+from mediaserver.engines.base import (
+    ProgressCallback,
+    Task,
+    TranscribeOptions,
+    Transcript,
+    Word,
+)
+from mediaserver.engines.supervision.supervisor import Supervisor
+
+# Files longer than this are decoded in batched 30 s windows (faster-whisper's batched
+# pipeline); shorter ones gain nothing from it and lose cross-window context.
+BATCHED_AFTER_S = 60.0
+_BLOCK = 10 * PIPELINE_RATE  # preprocessing works through the file in 10 s blocks
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSegment:
+    id: int
+    start: float
+    end: float
+    text: str  # post-processed (the raw text when post-processing is off)
+    raw_text: str  # as the engine wrote it
+    channel: int | None = None  # the source channel with `channel=all`, else None
+    entities: tuple[Entity, ...] = ()  # offsets into `text`
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 0.0
+    temperature: float = 0.0
+    tokens: tuple[int, ...] = ()
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    task: Task
+    language: str
+    duration: float
+    text: str
+    raw_text: str
+    segments: tuple[BatchSegment, ...] = ()
+    entities: tuple[Entity, ...] = ()  # offsets into `text`
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(sorted((w for s in self.segments for w in s.words), key=lambda w: w.start))
+
+
+def preprocess(samples: npt.NDArray[Any], settings: AudioSettings) -> list[Pcm16]:
+    """DC removal, gain and optional denoise of each row of (channels, frames) 16 kHz PCM16."""
+    if samples.ndim != 2 or samples.dtype != np.int16:
+        raise ValueError(f"expected (channels, frames) int16 audio, got {samples.dtype} "
+                         f"{samples.shape}")  # fmt: skip
+    out: list[Pcm16] = []
+    for row in samples:
+        pre = Preprocessor(PIPELINE_RATE, settings, quality=OFFLINE_QUALITY)
+        try:
+            pieces = [pre.process(row[i : i + _BLOCK]) for i in range(0, len(row), _BLOCK)]
+            pieces.append(pre.flush())
+        finally:
+            pre.close()
+        out.append(np.concatenate(pieces) if pieces else np.zeros(0, np.int16))
+    return out
+
+
+def engine_options(options: TranscribeOptions, duration_s: float) -> TranscribeOptions:
+    """Long files go through the engine's batched window decoding."""
+    return replace(options, batched=duration_s > BATCHED_AFTER_S)
+
+
+async def transcribe(
+    engines: Supervisor,
+    model: str,
+    channels: Sequence[tuple[int | None, Pcm16]],
+    options: TranscribeOptions,
+    progress: ProgressCallback | None = None,
+) -> BatchResult:
+    """Transcribe each (channel tag, audio) in turn; progress covers all of them."""
+    total = sum(len(audio) for _, audio in channels) / PIPELINE_RATE
+    done_before = 0.0
+    results: list[tuple[int | None, Transcript]] = []
+    for tag, audio in channels:
+        duration = len(audio) / PIPELINE_RATE
+
+        def report(done: float, _total: float, offset: float = done_before) -> None:
+            if progress is not None:
+                progress(min(offset + done, total), total)
+
+        transcript = await engines.transcribe_file(
+            model, audio, engine_options(options, duration), progress=report
+        )
+        results.append((tag, transcript))
+        report(duration, duration)  # the worker may coalesce its last progress report
+        done_before += duration
+    return merge(results, options.task)
+
+
+def merge(transcripts: Sequence[tuple[int | None, Transcript]], task: Task) -> BatchResult:
+    """One result from per-channel transcripts: segments ordered by time, ids renumbered."""
+    if not transcripts:
+        raise ValueError("nothing to merge: no transcripts")
+    tagged = [(tag, seg) for tag, t in transcripts for seg in t.segments]
+    tagged.sort(key=lambda item: (item[1].start, -1 if item[0] is None else item[0]))
+    segments = tuple(
+        BatchSegment(
+            id=i,
+            start=seg.start,
+            end=seg.end,
+            text=seg.text,
+            raw_text=seg.text,
+            channel=tag,
+            avg_logprob=seg.avg_logprob,
+            no_speech_prob=seg.no_speech_prob,
+            compression_ratio=seg.compression_ratio,
+            temperature=seg.temperature,
+            tokens=seg.tokens,
+            words=seg.words,
+        )
+        for i, (tag, seg) in enumerate(tagged)
+    )
+    if len(transcripts) == 1:
+        text = transcripts[0][1].text
+    else:
+        text = " ".join(s.text for s in segments if s.text)
+    first = transcripts[0][1]
+    return BatchResult(
+        task=task,
+        language=first.language,
+        duration=max(t.duration for _, t in transcripts),
+        text=text,
+        raw_text=text,
+        segments=segments,
+    )
+
+
+def postprocess(
+    result: BatchResult, processor: Postprocessor, options: PostprocessOptions
+) -> BatchResult:
+    """ITN, entities, hot words and redaction on each segment and on the whole text.
+
+    With redaction the raw text is replaced too: it holds exactly what redaction hides.
+    """
+    segments = []
+    for seg in result.segments:
+        done = processor.process(seg.raw_text, options)
+        raw = done.text if options.redact else seg.raw_text
+        segments.append(replace(seg, text=done.text, raw_text=raw, entities=tuple(done.entities)))
+    whole = processor.process(result.raw_text, options)
+    return replace(
+        result,
+        text=whole.text,
+        raw_text=whole.text if options.redact else result.raw_text,
+        segments=tuple(segments),
+        entities=tuple(whole.entities),
+    )

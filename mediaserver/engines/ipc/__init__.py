@@ -1,0 +1,1 @@
+"""Engine workers over gRPC: the wire messages, the worker process, its client."""

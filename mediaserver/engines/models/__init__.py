@@ -1,0 +1,1 @@
+"""Installed models: manifests, directory layout, the catalog, the hub."""

@@ -1,0 +1,1 @@
+"""Worker processes: spawn, health, restart, idle unload, scheduling."""

@@ -1,0 +1,1 @@
+"""Output formats both the CLI and the HTTP API write: transcripts and audio."""

@@ -1,0 +1,1 @@
+"""RTP/G.711 calls: ports, latching, jitter buffer, DTMF, paced output."""
