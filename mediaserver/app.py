@@ -84,6 +84,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(RequestMetricsMiddleware, metrics=runtime.metrics),
+            Middleware(errors.InternalErrorMiddleware),
             Middleware(ApiKeyMiddleware, keys=settings.server.api_keys),
         ],
     )

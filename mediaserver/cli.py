@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -85,5 +87,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"mediaserver: configuration error: {exc}", file=sys.stderr)
         return 2
-    result: int = args.func(args, settings)
+    try:
+        result: int = args.func(args, settings)
+    except BrokenPipeError:
+        # The reader went away (`mediaserver postprocess | head`): stop quietly, as a C tool
+        # killed by SIGPIPE would, and keep the interpreter's last flush from raising again.
+        _discard_stdout()
+        return EXIT_SIGPIPE
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_SIGINT
     return result
+
+
+EXIT_SIGPIPE = 128 + 13
+EXIT_SIGINT = 128 + 2
+
+
+def _discard_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with contextlib.suppress(OSError, ValueError):  # stdout replaced by a non-file
+            os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)

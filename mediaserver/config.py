@@ -40,8 +40,13 @@ class ServerSettings:
     # After SIGTERM, keep serving (with /ready 503) at least this long so load balancers notice.
     drain_grace_s: float = 0.0
     max_upload_bytes: int = 25 * 1024 * 1024
-    max_audio_duration_s: float = 4 * 3600.0
+    # Audio one upload may decode to, summed over the channels transcribed. It bounds memory:
+    # 2 h is 230 MB of 16 kHz PCM16 held while the file is transcribed (longer than any call
+    # recording we serve; a longer file can be split by the client).
+    max_audio_duration_s: float = 2 * 3600.0
     max_decode_s: float = 600.0  # wall-clock budget for decoding one uploaded file
+    # Address space of the child process that decodes one upload (its imports take ~250 MB).
+    decode_memory_mb: int = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +318,7 @@ def _validate(s: Settings) -> None:
     checks: list[tuple[bool, str]] = [
         (0 < s.server.port < 65536, "server.port must be 1..65535"),
         (s.server.max_upload_bytes > 0, "server.max_upload_bytes must be positive"),
+        (s.server.decode_memory_mb >= 256, "server.decode_memory_mb must be at least 256"),
         (s.server.drain_timeout_s >= 0, "server.drain_timeout_s must be >= 0"),
         (s.server.drain_grace_s >= 0, "server.drain_grace_s must be >= 0"),
         (

@@ -8,8 +8,10 @@ that tests and several app instances in one process do not collide.
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from typing import TextIO
+from collections.abc import MutableMapping
+from typing import Any, Final, TextIO
 
 import structlog
 from prometheus_client import (
@@ -27,6 +29,41 @@ METRIC_PREFIX = "mediaserver"
 # One `_created` timestamp series per counter and histogram child doubles the output and nobody
 # graphs them (Prometheus ignores them unless asked); process-wide, like the client's default.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+# What libraries log at debug (uvicorn, websockets) includes the API key (Authorization header,
+# `api-key.KEY` subprotocol, `?api_key=` on WebSocket URLs, the last one even at info) and the
+# payload of every WebSocket frame (TTS text, hot words, transcripts). Every string of every
+# record, ours and theirs, goes through these before it is rendered.
+_SCRUBS: Final = (
+    # A frame as websockets prints it: `TEXT '{...}' [62 bytes]`; the size is kept.
+    (re.compile(r"\b(TEXT|BINARY|CONT)\s.*(\[\d+ bytes[^\]]*\])", re.DOTALL), r"\1 <redacted> \2"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;'\"]+"), r"\1 <redacted>"),
+    (re.compile(r"(?i)\bapi-key\.[^\s,;'\"]+"), "api-key.<redacted>"),
+    (re.compile(r"(?i)([?&]api_key=)[^&\s'\"]*"), r"\1<redacted>"),
+    (
+        re.compile(r"(?im)^([<>] )?(authorization|proxy-authorization|cookie|x-api-key)\s*:.*$"),
+        r"\1\2: <redacted>",
+    ),
+)
+
+
+def scrub(text: str) -> str:
+    """`text` with secrets and WebSocket payloads replaced by `<redacted>`."""
+    for pattern, replacement in _SCRUBS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def scrub_event(
+    logger: object, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: `scrub` on every string field (the message of a library record is
+    its `event`)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = scrub(value)
+    return event_dict
 
 
 class _Stderr:
@@ -58,6 +95,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            scrub_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -75,6 +113,7 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
                 structlog.stdlib.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 structlog.processors.format_exc_info,
+                scrub_event,
             ],
         )
     )

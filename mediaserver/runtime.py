@@ -19,6 +19,7 @@ from mediaserver.calls.postprocess import ThreadedPostprocess, default_postproce
 from mediaserver.calls.speaker import ServiceSynthesizer
 from mediaserver.calls.worker_recognizers import WorkerRecognizers
 from mediaserver.config import Settings
+from mediaserver.decoding.sandbox import DecodeSandbox, SandboxLimits
 from mediaserver.domain.pipeline import Postprocessor
 from mediaserver.engines.models.registry import Registry
 from mediaserver.engines.supervision.build import build_supervisor
@@ -57,6 +58,8 @@ class Runtime:
     rtp: RtpTransport | None
     # The AudioSocket TCP listener; None when disabled.
     audiosocket: AudioSocketServer | None
+    # Uploaded files are decoded in child processes under limits, never in this one.
+    decoder: DecodeSandbox
 
     @property
     def draining(self) -> bool:
@@ -89,6 +92,7 @@ class Runtime:
             await self.audiosocket.stop()  # after the drain: its calls have hung up
         await self.webrtc.close()
         await self.tts.aclose()
+        await self.decoder.aclose()
         await self.supervisor.close()
         self.postprocessing.close()
 
@@ -120,4 +124,5 @@ def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime
         webrtc=WebRtcGateway(),
         rtp=rtp,
         audiosocket=audiosocket,
+        decoder=DecodeSandbox(SandboxLimits.from_settings(settings.server)),
     )

@@ -7,14 +7,13 @@ keys read by the RTP transport (`codec`, `sample_rate`, `payload_type`, `dtmf_pa
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
+from mediaserver.api.json_body import read_json_object
 from mediaserver.calls.manager import CallRefused
 from mediaserver.transports.rtp.ports import PortsExhausted
 
@@ -23,12 +22,7 @@ async def create_call(request: Request) -> Response:
     transport = runtime_of(request).rtp
     if transport is None:
         raise ApiError(503, "rtp_disabled", "RTP calls are disabled on this server")
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    body = await read_json_object(request, empty_is_object=True)
     try:
         opened = await transport.open_call(body)
     except CallRefused as exc:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mediaserver.audio.decode import AudioDecodeError
-from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
+from mediaserver.audio.decode import AudioDecodeError, AudioLimitError
+from mediaserver.engines.base import InvalidModelNameError, ModelLoadError, ModelNotFoundError
 from mediaserver.engines.errors import (
     EngineError,
     EngineFailure,
@@ -19,6 +21,8 @@ from mediaserver.engines.errors import (
     WorkerUnavailable,
 )
 from mediaserver.engines.supervision.build import ModelTypeError
+
+log = structlog.get_logger("mediaserver.api.errors")
 
 
 class ApiError(Exception):
@@ -88,11 +92,17 @@ def engine_error(exc: EngineError) -> ApiError:
 
 
 def model_error(exc: Exception) -> ApiError:
+    if isinstance(exc, InvalidModelNameError):
+        return ApiError(400, "invalid_model_name", str(exc), param="model")
     if isinstance(exc, ModelNotFoundError):
         return ApiError(404, "model_not_found", str(exc), param="model")
     if isinstance(exc, ModelTypeError):
         return ApiError(400, "wrong_model_type", str(exc), param="model")
-    return ApiError(500, "model_broken", str(exc), param="model")
+    # The operator's broken install, not the client's request: the details (file paths) go
+    # to the server log, the client learns only that the model cannot be used.
+    log.error("model.broken", error=str(exc))
+    message = "the model is installed but cannot be loaded; the server log says why"
+    return ApiError(500, "model_broken", message, param="model")
 
 
 async def engine_error_handler(request: Request, exc: Exception) -> Response:
@@ -106,7 +116,11 @@ async def model_error_handler(request: Request, exc: Exception) -> Response:
 
 async def decode_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AudioDecodeError)
-    return await api_error_handler(request, ApiError(400, "invalid_audio", str(exc), param="file"))
+    if isinstance(exc, AudioLimitError):
+        error = ApiError(413, "audio_too_large", str(exc), param="file")
+    else:
+        error = ApiError(400, "invalid_audio", str(exc), param="file")
+    return await api_error_handler(request, error)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
@@ -125,3 +139,32 @@ EXCEPTION_HANDLERS = {
     ModelTypeError: model_error_handler,
     AudioDecodeError: decode_error_handler,
 }
+
+
+class InternalErrorMiddleware:
+    """Our own bugs: a 500 with a JSON body that shows nothing of the server (no traceback, no
+    path), the traceback in the log. Starlette's last-resort handler re-raises after answering,
+    which makes uvicorn drop the keep-alive connection; here the connection stays usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # too late for an error response: let the server end the connection
+                raise
+            log.exception("api.internal_error", method=scope.get("method"))
+            error = ApiError(500, "internal_error", "internal server error (ours; it is logged)")
+            await JSONResponse(error.body(), status_code=500)(scope, receive, send)

@@ -11,32 +11,15 @@ progress comes as `tts.speaking_start` / `tts.speaking_end` events (with the utt
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mediaserver.api.context import call_of
 from mediaserver.api.errors import ApiError
+from mediaserver.api.json_body import read_json_object
 from mediaserver.calls.audio_sink import NoAudioPath
 from mediaserver.calls.speaker import SpeakError
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"body exceeds {MAX_BODY_BYTES} bytes")
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
-    return body
 
 
 def _no_audio(exc: NoAudioPath) -> ApiError:
@@ -45,7 +28,7 @@ def _no_audio(exc: NoAudioPath) -> ApiError:
 
 async def speak(request: Request) -> Response:
     call = call_of(request)
-    body = await _body(request)
+    body = await read_json_object(request, empty_is_object=True)
     text, voice, speed = body.get("text"), body.get("voice"), body.get("speed", 1.0)
     if not isinstance(text, str) or not text.strip():
         raise ApiError(400, "invalid_text", "'text' must be a non-empty string", param="text")

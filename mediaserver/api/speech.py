@@ -24,7 +24,6 @@ transfer, never a short file passed off as whole.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
@@ -36,6 +35,7 @@ from starlette.routing import Route
 
 from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
+from mediaserver.api.json_body import read_json_object
 from mediaserver.engines.errors import EngineError
 from mediaserver.engines.tts.base import UnknownVoiceError, check_speed
 from mediaserver.engines.tts.service import (
@@ -61,23 +61,6 @@ _FIELDS: Final = frozenset({"model", "input", "voice", "response_format", "speed
 
 def _bad(message: str, param: str | None = None, code: str = "invalid_request") -> ApiError:
     return ApiError(400, code, message, param=param)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        raise ApiError(415, "unsupported_media_type", "send the request as application/json")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad(f"body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise _bad("body must be a JSON object")
-    return data
 
 
 def _optional_string(data: dict[str, Any], name: str) -> str | None:
@@ -117,7 +100,7 @@ def _format(data: dict[str, Any]) -> AudioFormat:
 
 async def create_speech(request: Request) -> Response:
     tts = runtime_of(request).tts
-    data = await _json_body(request)
+    data = await read_json_object(request, max_bytes=MAX_BODY_BYTES, require_json_type=True)
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
         raise _bad(f"unknown fields: {', '.join(unknown)}", unknown[0])

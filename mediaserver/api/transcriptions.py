@@ -1,10 +1,11 @@
 """POST /v1/audio/transcriptions and /v1/audio/translations (OpenAI-compatible multipart).
 
 The body is read as it streams in and refused with 413 as soon as it passes the upload limit,
-so an oversized upload never sits in memory or on disk. Decoding and preprocessing run in a
-thread, the engine in its worker process, post-processing on its own thread: the event loop
-only moves bytes. Extensions to OpenAI's fields: `hot_words` (comma-separated), `itn`,
-`entities`, `redact` (booleans) and `channel` (`mix`, `all` or a channel index).
+so an oversized upload never sits in memory or on disk. Decoding runs in a child process
+under memory and CPU limits (`mediaserver.decoding`), preprocessing in a thread, the engine
+in its worker process, post-processing on its own thread: the event loop only moves bytes.
+Extensions to OpenAI's fields: `hot_words` (comma-separated), `itn`, `entities`, `redact`
+(booleans) and `channel` (`mix`, `all` or a channel index).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.routing import Route
 
 from mediaserver.api.context import runtime_of
 from mediaserver.api.errors import ApiError
-from mediaserver.audio.decode import ChannelSelect, DecodedAudio, DecodeLimits, decode_audio
+from mediaserver.audio.decode import ChannelSelect
 from mediaserver.batch import transcription as batch
 from mediaserver.config import Settings
 from mediaserver.domain.pipeline import PostprocessOptions
@@ -185,15 +186,6 @@ def _upload(form: FormData, max_bytes: int) -> UploadFile:
     return upload
 
 
-def _decode(upload: UploadFile, channel: ChannelSelect, settings: Settings) -> DecodedAudio:
-    limits = DecodeLimits(
-        max_duration_s=settings.server.max_audio_duration_s,
-        max_decode_s=settings.server.max_decode_s,
-    )
-    upload.file.seek(0)
-    return decode_audio(upload.file, channels=channel, dtype="int16", limits=limits)
-
-
 def _engine_options(params: TranscriptionParams, capabilities: Any) -> TranscribeOptions:
     """Drop what the model cannot use; refuse what it cannot do."""
     options = params.engine
@@ -217,10 +209,13 @@ async def _handle(request: Request, task: Task) -> Response:
         model = await asyncio.to_thread(stt_model, runtime.registry, params.model)
         options = _engine_options(params, model.manifest.capabilities)
         started = time.monotonic()
-        decoded = await asyncio.to_thread(_decode, upload, params.channel, settings)
+        # The codec runs in a child process under memory/CPU limits (see mediaserver.decoding).
+        decoded = await runtime.decoder.decode(upload.file, channels=params.channel)
     finally:
         await form.close()
     rows = await asyncio.to_thread(batch.preprocess, decoded.samples, settings.audio)
+    audio_s = decoded.duration_s
+    del decoded  # its PCM lives on in `rows`: one copy, not two, while the engine works
     tags: list[int | None] = list(range(len(rows))) if params.channel == "all" else [None]
     channels = list(zip(tags, rows, strict=True))
     result = await batch.transcribe(runtime.supervisor, params.model, channels, options)
@@ -229,14 +224,14 @@ async def _handle(request: Request, task: Task) -> Response:
         result = await runtime.postprocess(lambda p: batch.postprocess(result, p, post))
     elapsed = time.monotonic() - started
     metrics = runtime.metrics
-    metrics.transcription_audio_seconds.labels(params.model).inc(decoded.duration_s)
-    if decoded.duration_s > 0:
-        metrics.transcription_rtf.labels(params.model).observe(elapsed / decoded.duration_s)
+    metrics.transcription_audio_seconds.labels(params.model).inc(audio_s)
+    if audio_s > 0:
+        metrics.transcription_rtf.labels(params.model).observe(elapsed / audio_s)
     log.info(
         "transcription.done",
         task=task,
         model=params.model,
-        audio_s=round(decoded.duration_s, 2),
+        audio_s=round(audio_s, 2),
         elapsed_s=round(elapsed, 3),
         segments=len(result.segments),
     )

@@ -13,7 +13,7 @@ import io
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -55,9 +55,13 @@ class AudioDecodeError(ValueError):
         self.reason = reason
 
 
+class AudioLimitError(AudioDecodeError):
+    """The audio is readable but larger than allowed (duration, channels): 413, not 400."""
+
+
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
-    max_duration_s: float = 4 * 3600.0  # decoded audio; a longer file is refused
+    max_duration_s: float = 2 * 3600.0  # decoded audio, summed over the channels decoded
     max_decode_s: float = 600.0  # wall-clock budget for the whole decode
     max_channels: int = 8
     max_corrupt_packets: int = 50  # damaged packets skipped before the file is refused
@@ -100,7 +104,37 @@ def decode_audio(
 
     `channels`: "mix" averages all channels into one, "all" keeps each (stereo call recordings
     often carry one party per channel), an int keeps that channel only.
+
+    This runs the codec in the calling process: for bytes from a client, use the process
+    boundary in `mediaserver.decoding` instead, which runs this same code under OS limits.
     """
+    with open_decode(
+        source, sample_rate=sample_rate, channels=channels, limits=limits, clock=clock
+    ) as run:
+        chunks = [to_dtype(chunk, dtype) for chunk in run.chunks()]
+        samples: Any = np.concatenate(chunks, axis=1)  # float32 or int16, as `dtype` asked
+        return DecodedAudio(
+            samples=samples,
+            sample_rate=sample_rate,
+            source_rate=run.info.source_rate,
+            source_channels=run.info.source_channels,
+            codec=run.info.codec,
+            container=run.info.container,
+            corrupt_packets=run.corrupt_packets,
+        )
+
+
+@contextlib.contextmanager
+def open_decode(
+    source: Source,
+    *,
+    sample_rate: int = PIPELINE_RATE,
+    channels: ChannelSelect = "mix",
+    limits: DecodeLimits = DecodeLimits(),
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[DecodeRun]:
+    """Open `source` and check its header; the run's `chunks()` then decodes it piece by piece
+    (float32, shape (rows, frames)), so a caller can stream the audio on without holding it."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     with contextlib.ExitStack() as stack:
@@ -110,7 +144,7 @@ def decode_audio(
             container = stack.enter_context(_open(file))
         except av.error.FFmpegError as exc:
             raise AudioDecodeError(_open_failure(file, exc)) from None
-        return _decode(container, sample_rate, channels, dtype, limits, clock, started)
+        yield DecodeRun(container, sample_rate, channels, limits, clock, started)
 
 
 def _as_file(source: Source, stack: contextlib.ExitStack) -> IO[bytes]:
@@ -166,82 +200,115 @@ def _open_failure(file: IO[bytes], exc: av.error.FFmpegError) -> str:
     return f"not a readable audio file ({_why(exc)})"
 
 
-def _decode(
-    container: av.container.InputContainer,
-    sample_rate: int,
-    channels: ChannelSelect,
-    dtype: SampleType,
-    limits: DecodeLimits,
-    clock: Callable[[], float],
-    started: float,
-) -> DecodedAudio:
-    if not container.streams.audio:
-        raise AudioDecodeError("the file has no audio stream")
-    stream = container.streams.audio[0]
-    source_rate = int(stream.codec_context.sample_rate or 0)
-    source_channels = int(stream.codec_context.channels or 0)
-    _check_header(container, source_rate, source_channels, channels, limits)
-    sink = _Sink(sample_rate, channels, limits)
-    corrupt = 0
-    packets = iter(container.demux(stream))
-    while True:
-        if clock() - started > limits.max_decode_s:
-            raise AudioDecodeError(f"decoding took longer than {limits.max_decode_s:g} s")
-        try:
-            packet = next(packets)
-        except StopIteration:
-            break
-        except av.error.FFmpegError as exc:
-            if sink.produced == 0:
-                raise AudioDecodeError(f"corrupt audio data ({_why(exc)})") from None
-            break  # a truncated file ends where its data does: keep what came before
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError as exc:
-            # One damaged packet costs its 20-60 ms of audio, not the whole file.
-            corrupt += 1
-            if corrupt > limits.max_corrupt_packets:
-                raise AudioDecodeError(f"too many corrupt packets ({_why(exc)})") from None
-            continue
-        for frame in frames:
-            sink.push(frame)
-    sink.push(None)
-    if sink.produced == 0:
-        raise AudioDecodeError("the file holds no audio samples")
-    return DecodedAudio(
-        samples=_to_dtype(np.concatenate(sink.chunks, axis=1), dtype),
-        sample_rate=sample_rate,
-        source_rate=source_rate,
-        source_channels=source_channels,
-        codec=stream.codec_context.name,
-        container=container.format.name,
-        corrupt_packets=corrupt,
-    )
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    source_rate: int
+    source_channels: int
+    rows: int  # channels decoded: 1 for "mix" or an index, all of them for "all"
+    codec: str
+    container: str
+
+
+class DecodeRun:
+    """One file being decoded: `info` from its header, then `chunks()` once."""
+
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        sample_rate: int,
+        channels: ChannelSelect,
+        limits: DecodeLimits,
+        clock: Callable[[], float],
+        started: float,
+    ) -> None:
+        if not container.streams.audio:
+            raise AudioDecodeError("the file has no audio stream")
+        self._stream = stream = container.streams.audio[0]
+        context = stream.codec_context
+        if context is None:  # FFmpeg knows the container but has no decoder for the codec
+            raise AudioDecodeError(
+                "unsupported or invalid audio codec in the header; "
+                "use PCM, G.711, MP3, Opus, Vorbis, FLAC or AAC"
+            )
+        source_rate = int(context.sample_rate or 0)
+        source_channels = int(context.channels or 0)
+        _check_header(container, source_rate, source_channels, channels, limits)
+        context.thread_count = 1  # one file, one thread: the memory limit is per process
+        self.info = StreamInfo(
+            source_rate=source_rate,
+            source_channels=source_channels,
+            rows=source_channels if channels == "all" else 1,
+            codec=context.name,
+            container=container.format.name,
+        )
+        self._container = container
+        self._sink = _Sink(sample_rate, channels, self.info, limits)
+        self._limits = limits
+        self._clock = clock
+        self._started = started
+        self.corrupt_packets = 0
+
+    def chunks(self) -> Iterator[npt.NDArray[np.float32]]:
+        """Decoded, resampled audio, (rows, frames) float32 per piece; limits hold throughout."""
+        limits = self._limits
+        packets = iter(self._container.demux(self._stream))
+        while True:
+            if self._clock() - self._started > limits.max_decode_s:
+                raise AudioDecodeError(f"decoding took longer than {limits.max_decode_s:g} s")
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                if self._sink.produced == 0:
+                    raise AudioDecodeError(f"corrupt audio data ({_why(exc)})") from None
+                break  # a truncated file ends where its data does: keep what came before
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                # One damaged packet costs its 20-60 ms of audio, not the whole file.
+                self.corrupt_packets += 1
+                if self.corrupt_packets > limits.max_corrupt_packets:
+                    raise AudioDecodeError(f"too many corrupt packets ({_why(exc)})") from None
+                continue
+            for frame in frames:
+                yield from self._sink.push(frame)
+        yield from self._sink.push(None)
+        if self._sink.produced == 0:
+            raise AudioDecodeError("the file holds no audio samples")
 
 
 class _Sink:
     """Resamples decoded frames, picks or mixes channels, and enforces the duration limit."""
 
-    def __init__(self, sample_rate: int, select: ChannelSelect, limits: DecodeLimits) -> None:
-        self.resampler = av.AudioResampler(format="fltp", rate=sample_rate)
+    def __init__(
+        self, sample_rate: int, select: ChannelSelect, info: StreamInfo, limits: DecodeLimits
+    ) -> None:
+        # Packed (interleaved) output: PyAV 18 crashes (SIGSEGV) reading planar frames of 8
+        # channels, so channels are split here with numpy instead.
+        self.resampler = av.AudioResampler(format="flt", rate=sample_rate)
         self.select = select
+        self.channels = info.source_channels
+        # The limit covers every channel decoded: "all" on a stereo file costs twice the time.
         self.max_samples = limits.max_duration_s * sample_rate
+        self.rows = info.rows
         self.limits = limits
-        self.chunks: list[npt.NDArray[np.float32]] = []
-        self.produced = 0
+        self.produced = 0  # frames (samples per channel)
 
-    def push(self, frame: av.AudioFrame | None) -> None:
-        """Take one decoded frame; None flushes the resampler."""
+    def push(self, frame: av.AudioFrame | None) -> Iterator[npt.NDArray[np.float32]]:
+        """Take one decoded frame (None flushes the resampler); yields what it produced."""
         for out in self.resampler.resample(frame):
-            planes = out.to_ndarray()  # (channels, samples), float32 planar
+            packed = out.to_ndarray().reshape(-1, self.channels)  # (samples, channels)
             if self.select == "mix":
-                planes = planes.mean(axis=0, keepdims=True, dtype=np.float32)
+                planes = packed.mean(axis=1, dtype=np.float32).reshape(1, -1)
             elif isinstance(self.select, int):
-                planes = planes[self.select : self.select + 1]
-            self.chunks.append(np.ascontiguousarray(planes, dtype=np.float32))
+                planes = packed[:, self.select].reshape(1, -1)
+            else:
+                planes = packed.T
             self.produced += int(planes.shape[1])
-        if self.produced > self.max_samples:
-            raise AudioDecodeError(_too_long(self.limits))
+            if self.produced * self.rows > self.max_samples:
+                raise AudioLimitError(_too_long(self.limits))
+            yield np.ascontiguousarray(planes, dtype=np.float32)
 
 
 def _why(exc: av.error.FFmpegError) -> str:
@@ -259,16 +326,18 @@ def _check_header(
     if source_rate <= 0 or source_channels <= 0:
         raise AudioDecodeError("the audio stream has no sample rate or channel count")
     if source_channels > limits.max_channels:
-        raise AudioDecodeError(f"{source_channels} channels (at most {limits.max_channels})")
+        raise AudioLimitError(f"{source_channels} channels (at most {limits.max_channels})")
     if isinstance(channels, int) and not 0 <= channels < source_channels:
         raise AudioDecodeError(f"channel {channels} requested; the file has {source_channels}")
     # The container's duration is an estimate for some formats: it only rejects early, the
     # decoded sample count is what the limit is finally enforced on.
-    if container.duration is not None and container.duration / 1e6 > limits.max_duration_s * 1.1:
-        raise AudioDecodeError(_too_long(limits))
+    rows = source_channels if channels == "all" else 1
+    declared = container.duration
+    if declared is not None and rows * declared / 1e6 > limits.max_duration_s * 1.1:
+        raise AudioLimitError(_too_long(limits))
 
 
-def _to_dtype(
+def to_dtype(
     samples: npt.NDArray[np.float32], dtype: SampleType
 ) -> npt.NDArray[np.float32] | npt.NDArray[np.int16]:
     if dtype == "float32":
@@ -279,4 +348,5 @@ def _to_dtype(
 
 
 def _too_long(limits: DecodeLimits) -> str:
+    # Summed over the channels decoded: channel=all on stereo counts both.
     return f"audio longer than the limit of {limits.max_duration_s:g} s"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
+from collections.abc import Callable
 from types import FrameType
 
 import structlog
@@ -23,9 +25,16 @@ log = structlog.get_logger("mediaserver.serve")
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, drainer: Drainer) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        drainer: Drainer,
+        *,
+        exit_when_forced: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.drainer = drainer
+        self.exit_when_forced = exit_when_forced
         self.drain_requested = False
         self.forced = False
         self._drain_task: asyncio.Task[DrainReport] | None = None
@@ -41,6 +50,14 @@ class DrainingServer(uvicorn.Server):
         self.should_exit = True
         for handled in (signal.SIGINT, signal.SIGTERM):
             signal.signal(handled, signal.SIG_DFL)
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().serve(sockets)
+        if self.forced and self.exit_when_forced is not None:
+            # A forced shutdown leaves the app's lifespan running; returning would let
+            # asyncio.run cancel it, run its whole clean-up after all and log a CancelledError
+            # traceback. Forced means now.
+            self.exit_when_forced()
 
     async def on_tick(self, counter: int) -> bool:
         if self.drain_requested and self._drain_task is None:

@@ -242,7 +242,11 @@ def rm(args: argparse.Namespace, settings: Settings) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             return _fail(f"refusing to remove {args.name} without confirmation; pass -y", USAGE)
-        answer = input(f"remove {args.name} ({_size(model.manifest.size_bytes)})? [y/N] ")
+        try:
+            answer = input(f"remove {args.name} ({_size(model.manifest.size_bytes)})? [y/N] ")
+        except EOFError:  # Ctrl-D at the prompt: a "no", on a line of its own
+            print(file=sys.stderr)
+            answer = ""
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing removed", file=sys.stderr)
             return FAILED

@@ -111,12 +111,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=5,
         **websocket_options(settings.websocket),
     )
-    uv_server = DrainingServer(config, runtime_of_app(app).drainer)
+    uv_server = DrainingServer(config, runtime_of_app(app).drainer, exit_when_forced=_exit_forced)
     uv_server.run()
     if uv_server.forced:
-        # Forced means now: do not let the interpreter's exit join background threads (a NeMo
-        # grammar build can take seconds). Worker processes watch their parent and exit too.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
+        _exit_forced()
     return 0 if uv_server.started else 1
+
+
+def _exit_forced() -> None:
+    # Forced means now: do not let the interpreter's exit join background threads (a NeMo
+    # grammar build can take seconds). Worker and decode processes watch their parent and exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)

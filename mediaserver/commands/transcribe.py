@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mediaserver.audio.decode import AudioDecodeError, ChannelSelect, DecodeLimits, decode_audio
+from mediaserver.audio.decode import AudioDecodeError, ChannelSelect
 from mediaserver.batch import transcription as batch
 from mediaserver.config import Settings
+from mediaserver.decoding.sandbox import DecodeSandbox, SandboxLimits
 from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
 from mediaserver.domain.pipeline import PostprocessOptions, Postprocessor
 from mediaserver.engines.base import (
@@ -111,13 +112,9 @@ async def transcribe_file(args: argparse.Namespace, settings: Settings) -> str:
     capabilities = stt_model(registry, name).manifest.capabilities
     if task == "translate" and not capabilities.translation:
         raise ValueError(f"model {name!r} cannot translate")
-    limits = DecodeLimits(
-        max_duration_s=settings.server.max_audio_duration_s,
-        max_decode_s=settings.server.max_decode_s,
-    )
-    decoded = await asyncio.to_thread(
-        decode_audio, args.file, channels=channel, dtype="int16", limits=limits
-    )
+    # The same decoding as the server's, child process and limits included: same results.
+    decoder = DecodeSandbox(SandboxLimits.from_settings(settings.server), spare=False)
+    decoded = await decoder.decode(args.file, channels=channel)
     rows = await asyncio.to_thread(batch.preprocess, decoded.samples, settings.audio)
     tags: list[int | None] = list(range(len(rows))) if channel == "all" else [None]
     hot_words = tuple(w.strip() for w in (args.hot_words or "").split(",") if w.strip())

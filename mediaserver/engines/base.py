@@ -144,5 +144,13 @@ class ModelNotFoundError(LookupError):
         self.suggestion = suggestion
 
 
+class InvalidModelNameError(ModelNotFoundError, ValueError):
+    """A name no model can have (`../x`, spaces): never installed, and the caller's mistake."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        LookupError.__init__(self, reason)
+        self.name = name
+
+
 class ModelLoadError(RuntimeError):
     """The model directory exists but the engine could not load it (corrupt or wrong engine)."""

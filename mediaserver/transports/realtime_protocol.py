@@ -14,10 +14,11 @@ names any unknown key.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from mediaserver.codecs.bounded_json import JsonError, parse_json
 
 DEFAULT_SAMPLE_RATE: Final = 16000
 MIN_SAMPLE_RATE: Final = 8000
@@ -62,9 +63,9 @@ class Configure:
 def parse_client_message(text: str) -> ClientMessage:
     """A text frame as a typed message; raises `ProtocolError` (the client's fault)."""
     try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise ProtocolError("invalid_json", f"message is not valid JSON: {exc}") from None
+        body = parse_json(text)
+    except JsonError as exc:
+        raise ProtocolError("invalid_json", f"message is {exc}") from None
     if not isinstance(body, dict):
         raise ProtocolError("invalid_message", "message must be a JSON object")
     kind = body.get("type")

@@ -40,6 +40,7 @@ from av import AudioFrame
 from mediaserver.calls.audio_sink import NoAudioPath
 from mediaserver.calls.manager import Call, CallManager, Subscription, Transport, TransportInfo
 from mediaserver.calls.speaker import SpeakError
+from mediaserver.codecs.bounded_json import JsonError, parse_json
 from mediaserver.transports.realtime_protocol import ProtocolError, parse_speak
 from mediaserver.transports.webrtc_media import (
     TelephoneEventTap,
@@ -48,12 +49,17 @@ from mediaserver.transports.webrtc_media import (
     summarize_sdp,
 )
 from mediaserver.transports.webrtc_out import SpeakerTrack
+from mediaserver.transports.webrtc_tasks import quiet_aiortc_task_errors
 
 log = structlog.get_logger("mediaserver.transports.webrtc")
 
 EVENTS_CHANNEL = "events"
 # After the call is closed, how long its last events may take to leave on the data channel.
 FLUSH_TIMEOUT_S = 2.0
+# A browser sends audio every 20 ms for the whole call (silence included); one that stops for
+# this long is gone (killed, offline). Without it the call would last until ICE consent fails,
+# ~30 s later.
+MEDIA_TIMEOUT_S = 5.0
 
 
 class SdpError(ValueError):
@@ -82,8 +88,11 @@ Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 class WebRtcGateway:
     """Answers offers and owns the peer connections of live WebRTC calls."""
 
-    def __init__(self, *, ice_servers: Sequence[RTCIceServer] = ()) -> None:
+    def __init__(
+        self, *, ice_servers: Sequence[RTCIceServer] = (), media_timeout_s: float = MEDIA_TIMEOUT_S
+    ) -> None:
         self._ice_servers = list(ice_servers)
+        self._media_timeout_s = media_timeout_s
         self._peers: dict[str, _Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.dtmf_supported = register_telephone_event()
@@ -125,7 +134,8 @@ class WebRtcGateway:
     async def _negotiate(self, pc: RTCPeerConnection, sdp: str) -> _Peer:
         # sendrecv: the answer sends our TTS track when the offer can receive (the demo page
         # offers sendrecv); to a send-only offer it answers recvonly and the call is mute.
-        peer = _Peer(pc, self._spawn)
+        peer = _Peer(pc, self._spawn, self._media_timeout_s)
+        quiet_aiortc_task_errors(asyncio.get_running_loop())
         transceiver = pc.addTransceiver(peer.out, direction="sendrecv")
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -175,8 +185,9 @@ class WebRtcGateway:
 class _Peer:
     """One call's peer connection: media in, events out, commands in."""
 
-    def __init__(self, pc: RTCPeerConnection, spawn: Spawn) -> None:
+    def __init__(self, pc: RTCPeerConnection, spawn: Spawn, media_timeout_s: float) -> None:
         self.pc = pc
+        self.media_timeout_s = media_timeout_s
         self.codec = ""
         self.tap: TelephoneEventTap | None = None
         self.track: MediaStreamTrack | None = None
@@ -237,10 +248,17 @@ class _Peer:
     async def _read_audio(self, call: Call) -> None:
         assert self.track is not None
         while True:
+            # Counted from the first frame on: before it, ICE and DTLS set the pace.
+            limit = self.media_timeout_s if self.frames_received else None
             try:
-                frame = await self.track.recv()
+                async with asyncio.timeout(limit):
+                    frame = await self.track.recv()
             except MediaStreamError:
                 break
+            except TimeoutError:
+                log.info("webrtc.media_timeout", call_id=call.id, timeout_s=limit)
+                await call.close("media_timeout")
+                return
             if not isinstance(frame, AudioFrame):
                 self.frames_rejected += 1
                 continue
@@ -310,10 +328,10 @@ class _Peer:
         if call is None:
             return
         try:
-            command = json.loads(message)
+            # Bounded nesting: deep JSON from the page must not reach aiortc's SCTP loop.
+            command = parse_json(message if isinstance(message, str) else bytes(message))
             kind = command.get("type") if isinstance(command, dict) else None
-        # RecursionError: deeply nested JSON from the page must not reach aiortc's SCTP loop.
-        except (ValueError, RecursionError):
+        except JsonError:
             kind = None
         if kind == "session.close":
             self.request_close("requested")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import pytest
 import structlog
@@ -57,3 +58,31 @@ def test_library_records_are_json_too() -> None:
     assert record["event"] == "Processing audio with duration 00:04.950"
     assert record["logger"] == "tests.somelibrary"
     assert record["level"] == "info"
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("< authorization: Bearer k3y-secret", "k3y-secret"),
+        ("> Sec-WebSocket-Protocol: mediaserver, api-key.k3y-secret", "k3y-secret"),
+        ('127.0.0.1:1 - "WebSocket /v1/realtime?model=m&api_key=k3y-secret" [accepted]',
+         "k3y-secret"),
+        ("< TEXT '{\"type\": \"tts.speak\", \"text\": \"meu cpf 123\"}' [40 bytes]", "cpf 123"),
+        ("< BINARY 00 01 02 03 [4 bytes]", "00 01"),
+        ("< cookie: session=abc", "session=abc"),
+    ],
+)  # fmt: skip
+def test_library_records_are_scrubbed(line: str, secret: str) -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(level="debug", format="json"), stream=out)
+    logging.getLogger("uvicorn.error").debug("%s", line)
+    record = json.loads(out.getvalue().splitlines()[-1])
+    assert secret not in record["event"]
+    assert "<redacted>" in record["event"]
+
+
+def test_our_own_fields_are_scrubbed_too() -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(level="info", format="json"), stream=out)
+    structlog.get_logger("t").info("ws.refused", url="/v1/realtime?api_key=k3y-secret")
+    assert "k3y-secret" not in out.getvalue()

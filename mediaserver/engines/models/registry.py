@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from mediaserver.engines.base import ModelInfo, ModelLoadError, ModelNotFoundError
+from mediaserver.engines.base import (
+    InvalidModelNameError,
+    ModelInfo,
+    ModelLoadError,
+    ModelNotFoundError,
+)
 from mediaserver.engines.models.catalog import Catalog
 from mediaserver.engines.models.layout import (
     ModelLayoutError,
@@ -136,7 +141,10 @@ class Registry:
 
     def get(self, name: str) -> InstalledModel:
         """The installed model `name`; `ModelNotFoundError` names the command that installs it."""
-        path = self.path_of(name)
+        try:
+            path = self.path_of(name)
+        except ValueError as exc:  # the name itself is impossible: "../../etc/passwd"
+            raise InvalidModelNameError(name, str(exc)) from None
         if not path.is_dir():
             entry = self.catalog.get(name)
             if entry is not None and entry.builtin:

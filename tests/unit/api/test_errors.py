@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mediaserver.api.errors import EXCEPTION_HANDLERS
-from mediaserver.audio.decode import AudioDecodeError
-from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
+from mediaserver.api.errors import EXCEPTION_HANDLERS, InternalErrorMiddleware
+from mediaserver.audio.decode import AudioDecodeError, AudioLimitError
+from mediaserver.engines.base import InvalidModelNameError, ModelLoadError, ModelNotFoundError
 from mediaserver.engines.errors import (
     EngineFailure,
     EngineRequestError,
@@ -45,8 +46,10 @@ def client_raising(exc: Exception) -> TestClient:
         (EngineFailure("engine error: boom"), 500, "engine_failure", None),
         (ModelNotFoundError("big"), 404, "model_not_found", None),
         (ModelTypeError("model 'espeak-ng' is a tts model"), 400, "wrong_model_type", None),
-        (ModelLoadError("broken manifest"), 500, "model_broken", None),
+        (InvalidModelNameError("../x", "invalid model name '../x'"), 400, "invalid_model_name",
+         None),
         (AudioDecodeError("empty input"), 400, "invalid_audio", None),
+        (AudioLimitError("audio longer than the limit of 7200 s"), 413, "audio_too_large", None),
     ],
 )  # fmt: skip
 def test_mapping(exc: Exception, status: int, code: str, retry_after: str | None) -> None:
@@ -59,7 +62,33 @@ def test_mapping(exc: Exception, status: int, code: str, retry_after: str | None
     assert r.headers.get("retry-after") == retry_after
 
 
+def test_broken_model_answer_hides_the_server_paths() -> None:
+    exc = ModelLoadError("/srv/models/x/manifest.json names 'y', not 'x'")
+    r = client_raising(exc).get("/x")
+    assert (r.status_code, r.json()["error"]["code"]) == (500, "model_broken")
+    assert "/srv" not in r.text
+    assert "cannot be loaded" in r.json()["error"]["message"]
+
+
 def test_missing_model_message_names_the_command() -> None:
     r = client_raising(ModelNotFoundError("faster-whisper-small")).get("/x")
     assert "mediaserver pull faster-whisper-small" in r.json()["error"]["message"]
     assert r.json()["error"]["param"] == "model"
+
+
+def test_our_bugs_are_a_json_500_that_shows_nothing_and_is_not_re_raised() -> None:
+    async def buggy(request: Request) -> Response:
+        raise KeyError("/srv/secret/path")
+
+    app = Starlette(
+        routes=[Route("/x", buggy)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(InternalErrorMiddleware)],
+    )
+    # raise_server_exceptions=True: had the middleware re-raised (what makes uvicorn drop the
+    # keep-alive connection), the client would raise here.
+    r = TestClient(app).get("/x")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+    assert "/srv" not in r.text
+    assert "KeyError" not in r.text
