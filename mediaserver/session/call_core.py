@@ -29,9 +29,9 @@ from mediaserver.audio.pcm import Pcm16, check_pcm16
 from mediaserver.audio.pipeline import Preprocessor
 from mediaserver.audio.silero import SILERO_CHUNK
 from mediaserver.audio.vad import VadBatcher, VadStream
-from mediaserver.session.call_events import EventDict, dtmf, error, from_session
+from mediaserver.session.call_events import EventDict, dtmf, error, finals_lost, from_session
 from mediaserver.session.call_options import CallOptions
-from mediaserver.session.events import CommitSegment, Event, sample_to_ms
+from mediaserver.session.events import Closed, CommitSegment, Event, sample_to_ms
 from mediaserver.session.session import Session
 from mediaserver.session.states import SessionState
 
@@ -224,6 +224,8 @@ class CallCore:
             if isinstance(item, CommitSegment):
                 self._finish(item, out)
                 continue
+            if isinstance(item, Closed):  # never silently: each missing final is named
+                out.events.extend(finals_lost(self.call_id, item))
             event = from_session(self.call_id, item, self.close_reason)
             if event is not None:
                 out.events.append(event)

@@ -201,7 +201,11 @@ def test_closing_times_out_without_a_final(batcher: VadBatcher) -> None:
     core.close(2.0, batcher)
     assert core.next_deadline() == pytest.approx(3.5)
     out = core.tick(3.5)
-    assert types(out) == ["session.state", "session.closed"]
+    # Never silently: the segment whose final never came is named before session.closed.
+    assert types(out) == ["session.state", "error", "session.closed"]
+    lost = out.events[1]
+    assert (lost["code"], lost["segment_id"], lost["reason"]) == ("final_lost", 1, "closing_timeout")
+    assert lost["recoverable"] is False
     assert out.events[-1]["unflushed_segments"] == [1]
 
 
