@@ -218,6 +218,25 @@ async def test_refused_while_draining(
     assert count(metrics, "audiosocket_refused") == 1
 
 
+async def test_refused_when_the_default_model_is_not_installed(
+    server: AudioSocketServer,
+    manager: FakeCallManager,
+    metrics: Metrics,
+    connect: Connect,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # AudioSocket cannot name a model: the server's default is missing, so no silent call.
+    message = "model 'faster-whisper-small' is not installed; run `mediaserver pull ...`"
+    manager.refuse = CallRefused(404, "model_not_found", message, "model")
+    peer = await connect(server)
+    await peer.send(encode_uuid(CALL), encode_audio(PCM_20MS_8K))
+    assert await peer.until_eof() == [PeerError(None)]
+    assert count(metrics, "audiosocket_refused") == 1
+    logged = capsys.readouterr().out
+    assert "audiosocket.model_not_installed" in logged
+    assert "mediaserver pull" in logged
+
+
 async def test_hangup_before_any_audio_creates_no_call(
     server: AudioSocketServer, manager: FakeCallManager, connect: Connect
 ) -> None:
