@@ -116,7 +116,7 @@ async def test_rtp_call_with_the_server_defaults_ended_by_delete(
             await send_paced(sock, created["rtp"]["port"], [[p] for p in packets])
         deleted = await http.delete(f"/v1/calls/{created['id']}")  # right after the last word
         assert deleted.status_code == 200
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(task, 90)  # closing waits up to 60 s for the last finals
         metrics = (await http.get("/metrics")).text
     events = log.events
     assert events[0]["model"] == "faster-whisper-base"
@@ -157,7 +157,7 @@ async def test_audiosocket_call_ended_by_the_peer_hanging_up(
                 await asyncio.sleep(delay)
         writer.write(encode_hangup())
         await writer.drain()
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(task, 90)  # closing waits up to 60 s for the last finals
         writer.close()
         await reader.read()  # our hangup back, then EOF
     events = log.events
