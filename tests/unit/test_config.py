@@ -120,7 +120,7 @@ def test_default_language_and_closing_timeout_from_the_environment() -> None:
     assert (s.session.language, s.session.closing_timeout_s) == ("pt-BR", 9.0)
     assert load_settings(environ={}).session.language == ""  # detect
     assert load_settings(environ={}).session.closing_timeout_s == 15.0
-    with pytest.raises(ConfigError, match="session.language"):
+    with pytest.raises(ConfigError, match=r"session\.language"):
         load_settings(environ={"MEDIASERVER_SESSION__LANGUAGE": "portuguese!"})
     with pytest.raises(ConfigError, match="closing_timeout_s"):
         load_settings(environ={"MEDIASERVER_SESSION__CLOSING_TIMEOUT_S": "0"})
