@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mediaserver.audio.silero import SileroModel
-from mediaserver.calls.manager import Call, CallManager, Transport, TransportInfo
+from mediaserver.calls.manager import CLOSE_MARGIN_S, Call, CallManager, Transport, TransportInfo
 from mediaserver.calls.postprocess import ThreadedPostprocess
 from mediaserver.calls.recognizers import RecognizerStream, SpeechRecognizer
 from mediaserver.config import Settings
@@ -100,7 +100,8 @@ async def talk_then_hang_up(call: Call) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def slow_manager(settings: Settings, silero: SileroModel) -> AsyncIterator[CallManager]:
-    manager = await running(settings, silero, final_s=1.0)
+    # 3 s: past the old 2 s closing bound, well within the 15 s default.
+    manager = await running(settings, silero, final_s=3.0)
     try:
         yield manager
     finally:
@@ -108,8 +109,8 @@ async def slow_manager(settings: Settings, silero: SileroModel) -> AsyncIterator
 
 
 async def test_hangup_waits_for_the_last_final(slow_manager: CallManager) -> None:
-    # The old 2 s bound would have held here too; the point is the order and that nothing is
-    # lost: the final comes after the hangup, before session.closed.
+    # The final comes 3 s after the hangup (the old 2 s bound dropped it), before
+    # session.closed.
     call = slow_manager.create(Transport.RTP, {"model": "slow"}, TransportInfo())
     got = await asyncio.wait_for(talk_then_hang_up(call), 10)
     kinds = [e["type"] for e in got]
@@ -163,6 +164,27 @@ async def test_latency_histograms_count_each_final(slow_manager: CallManager) ->
     await call.close()
     sample = slow_manager.metrics.registry.get_sample_value
     assert sample("mediaserver_final_latency_seconds_count") == 1
-    # The scripted final takes 1 s after the speech end: the histogram says so.
+    # The scripted final takes 3 s after the speech end: the histogram says so.
     total = sample("mediaserver_final_latency_seconds_sum") or 0.0
-    assert 1.0 <= total < 3.0
+    assert 3.0 <= total < 5.0
+
+
+async def test_the_drain_waits_for_in_flight_finals(slow_manager: CallManager) -> None:
+    """SIGTERM's path: every call closed through the drainer, whose per-call bound derives
+    from the closing timeout; the last words' final still comes."""
+    assert slow_manager.drainer.close_timeout_s == 15.0 + CLOSE_MARGIN_S
+    call = slow_manager.create(Transport.RTP, {"model": "slow"}, TransportInfo())
+    rate = 16000
+    sub = call.subscribe()
+    audio = np.concatenate([silence(0.3, rate), speech(PHRASES[0], rate)])
+    for i, frame in enumerate(frames(audio, rate)):
+        call.feed(frame.tobytes(), rate)
+        if i % 10 == 9:
+            await asyncio.sleep(0.002)
+    report = await asyncio.wait_for(slow_manager.drainer.drain(wait=False), 10)
+    got = [e async for e in sub]
+    assert (report.closed, report.failed) == (1, 0)
+    kinds = [e["type"] for e in got]
+    assert kinds.count("transcript.final") == 1
+    assert "error" not in kinds
+    assert got[-1]["reason"] == "shutdown"
