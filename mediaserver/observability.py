@@ -12,13 +12,23 @@ import sys
 from typing import TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from mediaserver.config import LoggingSettings
 
 METRIC_PREFIX = "mediaserver"
 # Live transcription latencies: the target is a final within 0.5 s, minutes means overload.
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0)
+
+# One `_created` timestamp series per counter and histogram child doubles the output and nobody
+# graphs them (Prometheus ignores them unless asked); process-wide, like the client's default.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
 class _Stderr:

@@ -19,13 +19,8 @@ from mediaserver.config import RtpSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports.rtp.ports import PortsExhausted
 from mediaserver.transports.rtp.transport import NotLatched, RtpCall, RtpTransport
-from tests.unit.transports.rtp.rtp_fakes import (
-    REFUSED,
-    FakeCall,
-    FakeCallManager,
-    dtmf_packets,
-    rtp,
-)
+from tests.fake_calls import FakeCall, FakeCallManager
+from tests.unit.transports.rtp.rtp_fakes import REFUSED, dtmf_packets, rtp
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -91,7 +86,7 @@ async def test_audio_is_fed_in_order_at_the_call_rate(
     call = fake(opened)
     assert call.transport_info.codec == "PCMU"
     expected = b"".join(ulaw_decode(frame(i)) for i in range(40))
-    assert bytes(call.fed[: len(expected)]) == expected
+    assert call.fed_bytes[: len(expected)] == expected
     assert {rate for _, _, rate in call.feeds} == {8000}
     # Played out on the 20 ms grid: one frame per tick, not in bursts.
     assert statistics.median(size for _, size, _ in call.feeds) == 320
