@@ -7,6 +7,7 @@ them); hot words go in through faster-whisper's `hotwords` prompt, context throu
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -187,6 +188,12 @@ class FasterWhisperEngine:
         budget = min(
             _STREAM_TOKENS_BASE + int(_STREAM_TOKENS_PER_SECOND * duration), _STREAM_TOKENS_MAX
         )
+        if options.language is None:
+            # Detected on a short telephony segment, the language is often wrong (pt heard as
+            # it, la, th); every decode in the wrong one scores below the log-prob threshold,
+            # so the fallback ladder runs all six temperatures for nothing: 6x the cost of a
+            # final that will not improve. One pass: the final comes as fast as a partial.
+            options = dataclasses.replace(options, temperature=0.0)
         segments, _ = self._decode(audio, options, partial=not final, max_new_tokens=budget)
         converted = [_segment(i, raw, duration) for i, raw in enumerate(segments)]
         kept = [s for s in converted if s.text and not looks_hallucinated(s, self._settings)]

@@ -190,3 +190,23 @@ def test_stream_decodes_are_capped_by_the_utterance_length(
     assert budgets[-1] == 200  # never enough to overflow the 448-token window with a prompt
     whisper_engine.transcribe_file(audio, TranscribeOptions(language="pt"))
     assert budgets[-1] is None  # files are not live: no cap
+
+
+def test_a_live_final_without_a_language_skips_the_fallback_ladder(
+    whisper_engine: FasterWhisperEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Detection unsure (wrong) on a short segment: the six-temperature ladder cannot fix the
+    language and multiplies the final's cost; one pass gives the final at once."""
+    model = whisper_engine._loaded()
+    temperatures: list[object] = []
+    real = model.transcribe
+
+    def spy(audio: object, **kwargs: object) -> object:
+        temperatures.append(kwargs.get("temperature"))
+        return real(audio, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", spy)
+    audio = noise_utterance(seconds=1.0)
+    whisper_engine.hypothesis(audio, TranscribeOptions(language=None), final=True)
+    whisper_engine.hypothesis(audio, TranscribeOptions(language="pt"), final=True)
+    assert temperatures == [0.0, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]  # a known language: the ladder
