@@ -206,9 +206,16 @@ class Metrics:
         )
         self.rtp_packets = Counter(
             f"{p}_rtp_packets_total",
-            "RTP packets of ended calls by outcome: received, lost, rejected, malformed, "
-            "late, duplicate, reordered",
+            "RTP packets of ended calls by outcome: received, played, lost, rejected, "
+            "malformed, late, duplicate, reordered, discarded (jitter buffer over capacity or "
+            "shrinking its delay)",
             ["outcome"],
+            registry=r,
+        )
+        self.rtp_concealed_seconds = Counter(
+            f"{p}_rtp_concealed_seconds_total",
+            "Audio of ended RTP calls synthesised for packets missing inside the stream (loss "
+            "concealment; not the silence after the sender stopped)",
             registry=r,
         )
         self.rtp_ports_in_use = Gauge(
