@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+# A language code as calls give it ("pt", "pt-BR"); engines use the part before the region.
+LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
 Sensitivity = Literal["high", "normal", "low"]
 LogFormat = Literal["auto", "json", "console"]
 
@@ -98,10 +101,14 @@ class SessionSettings:
     init_timeout_s: float = 30.0
     silence_timeout_s: float = 30.0
     hold_timeout_s: float = 300.0
-    closing_timeout_s: float = 2.0
+    # How long a closing call waits for the finals still being computed (a caller's last
+    # words before hanging up); past it each missing one is reported as `final_lost`.
+    closing_timeout_s: float = 15.0
     ring_buffer_s: float = 60.0
     # Committing starts once the ring buffer is this full without a commit.
     force_commit_ratio: float = 0.9
+    # The language of calls that name none (AudioSocket cannot name one); "" = detect it.
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +348,11 @@ def _validate(s: Settings) -> None:
         (0 < s.audiosocket.port < 65536, "audiosocket.port must be 1..65535"),
         (s.session.ring_buffer_s >= 5, "session.ring_buffer_s must be >= 5"),
         (0.5 <= s.session.force_commit_ratio < 1, "session.force_commit_ratio must be in [0.5, 1)"),
+        (
+            s.session.language == "" or LANGUAGE_RE.fullmatch(s.session.language) is not None,
+            "session.language must be a code like 'pt' or 'pt-BR', or empty (detect)",
+        ),
+        (s.session.closing_timeout_s > 0, "session.closing_timeout_s must be > 0"),
         (s.vad.min_speech_ms >= 0 and s.vad.min_silence_ms >= 0, "vad durations must be >= 0"),
         (s.audio.max_gain_db >= 0, "audio.max_gain_db must be >= 0"),
         (s.tts.cache_entries >= 0 and s.tts.cache_max_mb >= 0, "tts cache sizes must be >= 0"),

@@ -25,6 +25,8 @@ from prometheus_client import (
 from mediaserver.config import LoggingSettings
 
 METRIC_PREFIX = "mediaserver"
+# Live transcription latencies: the target is a final within 0.5 s, minutes means overload.
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0)
 
 # One `_created` timestamp series per counter and histogram child doubles the output and nobody
 # graphs them (Prometheus ignores them unless asked); process-wide, like the client's default.
@@ -215,6 +217,24 @@ class Metrics:
         self.call_events_dropped = Counter(
             f"{p}_call_events_dropped_total",
             "Call events a slow subscriber lost (its queue was full)",
+            registry=r,
+        )
+        self.final_seconds = Histogram(
+            f"{p}_final_latency_seconds",
+            "From vad.speech_end to the segment's transcript.final (server loop clock)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.first_partial_seconds = Histogram(
+            f"{p}_first_partial_latency_seconds",
+            "From vad.speech_start to the utterance's first transcript.partial (server loop clock)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.finals_lost = Counter(
+            f"{p}_finals_lost_total",
+            "Segments whose final never came: closing_timeout, call_failed, audio_overrun",
+            ["reason"],
             registry=r,
         )
         self.vad_tick_seconds = Histogram(

@@ -26,5 +26,8 @@ def settings(tmp_path: Path) -> Settings:
             "MEDIASERVER_POSTPROCESS__NEMO": "false",
             # Tests that want the AudioSocket listener enable it on a free port.
             "MEDIASERVER_AUDIOSOCKET__ENABLED": "false",
+            # No STT model is installed here, and a call whose model is missing is refused:
+            # calls that name no model get none (tests that transcribe install and name one).
+            "MEDIASERVER_MODELS__DEFAULT_STT": "",
         }
     )

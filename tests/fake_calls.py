@@ -16,8 +16,17 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from mediaserver.calls.audio_sink import NoAudioPath
-from mediaserver.calls.manager import Call, CallManager, Subscription, Transport, TransportInfo
+from mediaserver.calls.manager import (
+    Call,
+    CallManager,
+    CallRefused,
+    Subscription,
+    Transport,
+    TransportInfo,
+)
 from mediaserver.calls.speaker import Speaker
+from mediaserver.config import Settings
+from mediaserver.session.call_options import CallOptions, parse_call_options
 
 
 class FakeSubscription(Subscription):
@@ -145,6 +154,7 @@ class FakeCallManager(CallManager):
         self.created: list[FakeCall] = []
         self.options: list[dict[str, Any]] = []  # of every create, refused or not
         self.fail: Exception | None = None
+        self.missing_models: set[str] = set()  # models `check_options` says are not installed
         self._activity = asyncio.Event()
 
     def poke(self) -> None:
@@ -185,6 +195,13 @@ class FakeCallManager(CallManager):
         self.created.append(call)
         self.poke()
         return call
+
+    def check_options(self, options: Mapping[str, Any]) -> CallOptions:
+        parsed = parse_call_options(options, Settings())
+        if parsed.model in self.missing_models:
+            message = f"model {parsed.model!r} is not installed; run `mediaserver pull ...`"
+            raise CallRefused(404, "model_not_found", message, "model")
+        return parsed
 
     def get(self, call_id: str) -> FakeCall:
         for call in self.created:

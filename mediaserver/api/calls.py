@@ -34,7 +34,7 @@ def api_error(exc: CallOptionsError | CallRefused) -> ApiError:
     if isinstance(exc, CallOptionsError):
         return ApiError(400, "invalid_call_options", str(exc), param=exc.param or None)
     headers = {"Retry-After": "5"} if exc.status == 503 else None
-    return ApiError(exc.status, exc.code, exc.message, headers=headers)
+    return ApiError(exc.status, exc.code, exc.message, param=exc.param, headers=headers)
 
 
 

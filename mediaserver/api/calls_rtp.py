@@ -26,7 +26,7 @@ async def create_call(request: Request) -> Response:
     try:
         opened = await transport.open_call(body)
     except CallRefused as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+        raise ApiError(exc.status, exc.code, exc.message, param=exc.param) from None
     except PortsExhausted as exc:
         raise ApiError(503, "rtp_ports_exhausted", str(exc)) from None
     except ValueError as exc:

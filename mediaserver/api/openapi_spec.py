@@ -157,7 +157,8 @@ PATHS: Json = {
         "post": _op(
             "Calls",
             "Create a call that receives RTP",
-            "Allocates a UDP port; the PBX sends the call's RTP there.",
+            "Allocates a UDP port; the PBX sends the call's RTP there. A model that is not "
+            "installed is refused: 404 `model_not_found`, naming `mediaserver pull NAME`.",
             requestBody={
                 "content": {
                     "application/json": {
@@ -242,7 +243,8 @@ PATHS: Json = {
             "Calls",
             "Start a WebRTC call",
             "A browser's SDP offer (plus call options) in, the SDP answer and the call id out. "
-            "Events also flow on the `events` data channel.",
+            "Events also flow on the `events` data channel. A model that is not installed is "
+            "refused: 404 `model_not_found`.",
             requestBody={
                 "required": True,
                 "content": {
@@ -251,8 +253,8 @@ PATHS: Json = {
                             ["sdp", "type"],
                             sdp="the offer",
                             type="`offer`",
-                            model="STT model",
-                            language="language code",
+                            model="STT model (default: `models.default_stt`); null: no STT",
+                            language="language code (default: `[session] language`)",
                         )
                     }
                 },

@@ -6,7 +6,6 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from mediaserver.api.context import runtime_of
-from mediaserver.session.call_options import parse_call_options
 from mediaserver.transports import realtime_protocol as proto
 from mediaserver.transports.websocket import CLOSE_POLICY, RealtimeSession
 
@@ -29,7 +28,7 @@ async def realtime(websocket: WebSocket) -> None:
         runtime.metrics,
         sample_rate=sample_rate,
         options=options,
-        validate=lambda merged: parse_call_options(merged, settings),
+        validate=runtime.calls.check_options,
     )
     await session.run()
 

@@ -30,7 +30,7 @@ async def offer(request: Request) -> Response:
     except ValueError as exc:
         raise ApiError(400, "invalid_call_options", str(exc)) from exc
     except CallRefused as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from exc
+        raise ApiError(exc.status, exc.code, exc.message, param=exc.param) from exc
     return JSONResponse(answer.to_json(), status_code=201)
 
 

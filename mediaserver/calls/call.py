@@ -18,6 +18,7 @@ from mediaserver.audio.pcm import check_rate
 from mediaserver.audio.vad import VadBatcher, VadStream
 from mediaserver.calls.audio_sink import NoAudioPath
 from mediaserver.calls.barge_in import BargeIn
+from mediaserver.calls.call_watch import CallWatch
 from mediaserver.calls.event_hub import EventHub, Subscription
 from mediaserver.calls.postprocess import Postprocess
 from mediaserver.calls.recognizers import Recognizers
@@ -84,6 +85,7 @@ class Call:
         self._loop = asyncio.get_running_loop()
         self._core = CallCore(call_id, options, self._loop.time())
         self._hub = EventHub(call_id, limit=manager.queue_events, on_drop=manager.count_drop)
+        self._watch = CallWatch(call_id, manager.metrics)  # latency histograms, lost finals
         self._on_close = on_close
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
@@ -320,6 +322,7 @@ class Call:
             self._arm()
 
     def _publish(self, item: EventDict, *, sticky: bool = False) -> None:
+        self._watch.seen(item, self._loop.time())
         self._hub.publish(item, sticky=sticky)
         if item["type"] == "session.closed":
             self._finalize()

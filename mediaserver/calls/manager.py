@@ -49,9 +49,10 @@ from mediaserver.calls.speaker import Synthesizer
 from mediaserver.calls.types import CallRefused, Transport, TransportInfo
 from mediaserver.calls.vad_ticker import DEFAULT_INTERVAL_S, VadTicker
 from mediaserver.config import Settings
+from mediaserver.engines.base import ModelNotFoundError
 from mediaserver.engines.models.registry import Registry
 from mediaserver.observability import Metrics
-from mediaserver.session.call_options import parse_call_options
+from mediaserver.session.call_options import CallOptions, parse_call_options
 
 __all__ = [
     "Call",
@@ -171,8 +172,10 @@ class CallManager:
         """Validate `options` (the call-creation JSON: model, language, hot_words, vad, timeouts,
         denoise, itn/entities/redact...) and start a call. Raises `ValueError` with a precise
         message for bad options and `CallRefused` while draining or at the call limit.
-        `on_close` runs once when the call is closed (the transport frees its port/socket)."""
-        parsed = parse_call_options(options, self.settings)
+        `on_close` runs once when the call is closed (the transport frees its port/socket).
+        A call whose STT model is not installed is refused (`CallRefused(404,
+        "model_not_found")`, naming `mediaserver pull NAME`); `"model": null` asks for none."""
+        parsed = self.check_options(options)
         if call_id is not None and not CALL_ID_RE.fullmatch(call_id):
             raise ValueError(
                 "call_id must be 1-128 letters, digits, '.', '_' or '-' (it goes into URLs)"
@@ -195,6 +198,18 @@ class CallManager:
         call.start()
         log.info("call.created", call_id=call_id, transport=call.transport.value)
         return call
+
+    def check_options(self, options: Mapping[str, Any]) -> CallOptions:
+        """The parsed options if a call could be created with them (WS `session.configure`
+        asks before it replaces its call). Raises `CallOptionsError` or `CallRefused` (404
+        `model_not_found`): a call that could never transcribe fails here, not silently."""
+        parsed = parse_call_options(options, self.settings)
+        if parsed.model is not None:
+            try:
+                self.recognizers.require(parsed.model)
+            except ModelNotFoundError as exc:
+                raise CallRefused(404, "model_not_found", str(exc), "model") from None
+        return parsed
 
     def get(self, call_id: str) -> Call:
         """Raises KeyError for an unknown id."""

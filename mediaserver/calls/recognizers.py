@@ -5,6 +5,9 @@
 an engine directly, so where engines run (in this process on a thread, or in supervised worker
 processes) is decided by which `Recognizers` the server is built with.
 
+`Recognizers.require(model)` answers at once, without loading anything, whether the model is
+installed: calls are refused at creation for a model that is not (`CallManager.create`).
+
 `LocalRecognizers` runs the engines in this process: each loaded model gets one thread, so an
 engine is never entered concurrently and the event loop never blocks on inference.
 """
@@ -23,6 +26,7 @@ from mediaserver.engines.base import (
     Capabilities,
     Hypothesis,
     ModelLoadError,
+    ModelNotFoundError,
     SttEngine,
     SttStream,
     TranscribeOptions,
@@ -56,7 +60,21 @@ class Recognizers(Protocol):
     async def get(self, model: str) -> SpeechRecognizer:
         """A loaded recognizer; ModelNotFoundError / ModelLoadError otherwise."""
 
+    def require(self, model: str) -> None:
+        """Raise ModelNotFoundError (naming `mediaserver pull`) unless `model` is installed."""
+
     async def aclose(self) -> None: ...
+
+
+def require_installed(registry: Registry, model: str) -> None:
+    """ModelNotFoundError unless `model` is installed (or builtin). A model that is there but
+    unreadable passes: loading it reports why (`model_load_failed` on the call)."""
+    try:
+        registry.get(model)
+    except ModelNotFoundError:
+        raise
+    except (ModelLoadError, ValueError):
+        pass
 
 
 @dataclass(slots=True)
@@ -102,6 +120,9 @@ class LocalRecognizers:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._loading: dict[str, asyncio.Task[LocalRecognizer]] = {}
+
+    def require(self, model: str) -> None:
+        require_installed(self.registry, model)
 
     async def get(self, model: str) -> SpeechRecognizer:
         task = self._loading.get(model)

@@ -5,8 +5,9 @@ One task per call works through the commands in order (`StreamAudio`, `FinishSeg
 Consecutive chunks of one utterance still queued when the engine gets to them are joined, so a
 slow engine is given fewer, larger chunks instead of falling further behind.
 
-Failures: a model that is not installed gives one `error` (`model_not_found`, naming
-`mediaserver pull NAME`) and the call runs on without transcripts (segments are acked at once,
+Failures: a model that is not installed (removed after the call was created: creation refuses
+a missing one) gives one `error` (`model_not_found`, naming `mediaserver pull NAME`), as does a
+model that fails to load, and the call runs on without transcripts (segments are acked at once,
 so closing is not held up). An engine failure gives a recoverable `error`, and the segments
 still awaiting their final are transcribed again, whole, from the ring buffer (the session
 re-issues them with their ids: nothing duplicated, nothing lost); a segment that fails a second
@@ -134,9 +135,9 @@ class CallTranscriber:
                 await self._failed_command(command, exc)
 
     async def _resolve(self) -> SpeechRecognizer | None:
-        if self._recognizers is None:
-            return None
         model = self.options.model
+        if self._recognizers is None or model is None:
+            return None
         try:
             return await self._recognizers.get(model)
         except ModelNotFoundError as exc:

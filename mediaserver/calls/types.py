@@ -26,13 +26,15 @@ class Transport(StrEnum):
 
 
 class CallRefused(Exception):
-    """A call cannot be created now (draining, limits); `status` is the HTTP status to answer."""
+    """A call cannot be created (draining, limits, its model is not installed); `status` is
+    the HTTP status to answer, `param` the option at fault, if one is."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.param = param
 
 
 @dataclass(frozen=True, slots=True)

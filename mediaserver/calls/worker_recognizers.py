@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 
-from mediaserver.calls.recognizers import RecognizerStream, SpeechRecognizer
+from mediaserver.calls.recognizers import RecognizerStream, SpeechRecognizer, require_installed
 from mediaserver.engines.base import (
     Architecture,
     Audio,
@@ -79,6 +79,9 @@ class WorkerRecognizers:
     def __init__(self, supervisor: Supervisor, registry: Registry) -> None:
         self.supervisor = supervisor
         self.registry = registry
+
+    def require(self, model: str) -> None:
+        require_installed(self.registry, model)
 
     async def get(self, model: str) -> SpeechRecognizer:
         installed = self.registry.get(model)  # ModelNotFoundError names the pull command

@@ -37,7 +37,7 @@ def pull_missing_default(
     """Make sure the default STT model is installed; True when it is (now or already)."""
     registry = Registry.from_settings(settings)
     name = settings.models.default_stt
-    if registry.is_installed(name):
+    if not name or registry.is_installed(name):  # "": calls get no STT unless they name one
         return True
     entry = registry.catalog.get(name)
     if entry is None:

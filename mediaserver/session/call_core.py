@@ -29,9 +29,15 @@ from mediaserver.audio.pcm import Pcm16, check_pcm16
 from mediaserver.audio.pipeline import Preprocessor
 from mediaserver.audio.silero import SILERO_CHUNK
 from mediaserver.audio.vad import VadBatcher, VadStream
-from mediaserver.session.call_events import EventDict, dtmf, error, from_session
+from mediaserver.session.call_events import EventDict, dtmf, error, finals_lost, from_session
 from mediaserver.session.call_options import CallOptions
-from mediaserver.session.events import CommitSegment, Event, sample_to_ms
+from mediaserver.session.events import (
+    SAMPLES_PER_MS,
+    Closed,
+    CommitSegment,
+    Event,
+    sample_to_ms,
+)
 from mediaserver.session.session import Session
 from mediaserver.session.states import SessionState
 
@@ -224,6 +230,8 @@ class CallCore:
             if isinstance(item, CommitSegment):
                 self._finish(item, out)
                 continue
+            if isinstance(item, Closed):  # never silently: each missing final is named
+                out.events.extend(finals_lost(self.call_id, item))
             event = from_session(self.call_id, item, self.close_reason)
             if event is not None:
                 out.events.append(event)
@@ -233,7 +241,11 @@ class CallCore:
         self._issued = segment.segment_id
         start, end = segment.start_sample, segment.end_sample
         stream, self._stream = self._stream, None
-        if stream is not None and stream[0] == start:
+        # The VAD confirms an end after `min_silence_ms` of silence: a stream holding more than
+        # that past `end` got audio faster than the VAD decided (a burst): the next utterance
+        # may be in it, so the segment is transcribed fresh, from its own span.
+        tail_limit = end + self.options.vad.min_silence_ms * SAMPLES_PER_MS
+        if stream is not None and stream[0] == start and stream[1] <= tail_limit:
             # The stream may already hold audio past `end`: the VAD ends speech at the start
             # of the silence that confirmed it (plus padding), after that silence was sent.
             # That tail is silence by the VAD's own account; the final keeps the span's times.

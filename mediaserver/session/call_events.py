@@ -19,8 +19,11 @@ from mediaserver.session.events import (
     SpeechStarted,
     StateChanged,
 )
+from mediaserver.session.states import CloseReason
 
 EventDict = dict[str, Any]
+# The `error` code for a segment whose final will never come (the call closed or failed first).
+FINAL_LOST = "final_lost"
 
 
 def event(kind: str, call_id: str, **fields: Any) -> EventDict:
@@ -64,6 +67,26 @@ def from_session(call_id: str, item: Event, close_reason: str | None = None) -> 
                 fields["detail"] = detail
             return event("session.closed", call_id, **fields)
     return None
+
+
+def finals_lost(call_id: str, closed: Closed) -> list[EventDict]:
+    """One `final_lost` error per segment the closing call gave up waiting for (before its
+    `session.closed`, which lists them as `unflushed_segments`)."""
+    failed = closed.reason is CloseReason.ERROR
+    reason = "call_failed" if failed else "closing_timeout"
+    why = "the call failed" if failed else "the call closed (closing timeout)"
+    return [
+        error(
+            call_id,
+            FINAL_LOST,
+            f"the final of segment {segment_id} was lost: {why} before it was transcribed",
+            recoverable=False,
+            segment_id=segment_id,
+            reason=reason,
+            audio_ms=closed.audio_ms,
+        )
+        for segment_id in closed.unflushed
+    ]
 
 
 def error(call_id: str, code: str, message: str, *, recoverable: bool, **fields: Any) -> EventDict:

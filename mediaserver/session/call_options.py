@@ -5,7 +5,9 @@ realtime WebSocket's query/configure message, an AudioSocket default): `model`, 
 `hot_words`, `vad` {sensitivity, min_speech_ms, min_silence_ms, speech_pad_ms}, `timeouts`
 {init_s, silence_s, hold_s, closing_s}, `denoise`, `itn`, `entities`, `redact`, `barge_in`,
 `barge_in_min_ms` (while the call speaks TTS; see `transports.speaker`). Missing keys take
-the server's settings; unknown keys are rejected, so a typo never silently does nothing.
+the server's settings (`models.default_stt`, `session.language`); unknown keys are rejected, so
+a typo never silently does nothing. `"model": null` asks for a call without speech recognition
+(VAD, DTMF, playback); `"language": "auto"` asks for detection whatever the server's default.
 
 Pure: a mapping in, a `CallOptions` out, or a `CallOptionsError` naming the offending key.
 """
@@ -19,7 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, get_args
 
-from mediaserver.config import AudioSettings, Sensitivity, SessionSettings, Settings, VadSettings
+from mediaserver.config import (
+    LANGUAGE_RE,
+    AudioSettings,
+    Sensitivity,
+    SessionSettings,
+    Settings,
+    VadSettings,
+)
 
 CALL_OPTION_KEYS: Final = frozenset(
     {
@@ -49,7 +58,6 @@ MAX_HOT_WORDS: Final = 200
 MAX_HOT_WORD_CHARS: Final = 100
 DEFAULT_BARGE_IN_MIN_MS: Final = 300
 MIN_BARGE_IN_MS: Final = 100  # shorter is a cough or a click, not someone talking over us
-_LANGUAGE_RE: Final = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
 _MODEL_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -63,7 +71,7 @@ class CallOptionsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CallOptions:
-    model: str
+    model: str | None  # None: no speech recognition (VAD, DTMF and playback only)
     language: str | None
     hot_words: tuple[str, ...]
     vad: VadSettings
@@ -80,8 +88,8 @@ class CallOptions:
 def default_call_options(settings: Settings) -> CallOptions:
     post = settings.postprocess
     return CallOptions(
-        model=settings.models.default_stt,
-        language=None,
+        model=settings.models.default_stt or None,
+        language=_base_language(settings.session.language) if settings.session.language else None,
         hot_words=post.hot_words,
         vad=settings.vad,
         session=settings.session,
@@ -145,11 +153,13 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _model(value: object) -> str:
+def _model(value: object) -> str | None:
+    if value is None:
+        return None  # asked for explicitly: a call without transcripts
     if not isinstance(value, str) or not _MODEL_RE.fullmatch(value):
         raise CallOptionsError(
             "model",
-            "model must be a model name (1-64 letters, digits, '.', '_' or '-'), "
+            "model must be a model name (1-64 letters, digits, '.', '_' or '-') or null, "
             f"got {_kind(value) if not isinstance(value, str) else repr(value)}",
         )
     return value
@@ -158,13 +168,17 @@ def _model(value: object) -> str:
 def _language(value: object) -> str | None:
     if value is None or value == "auto":
         return None
-    if not isinstance(value, str) or not _LANGUAGE_RE.fullmatch(value):
+    if not isinstance(value, str) or not LANGUAGE_RE.fullmatch(value):
         shown = repr(value) if isinstance(value, str) else _kind(value)
         raise CallOptionsError(
             "language", f"language must be a code like 'pt' or 'pt-BR' (or 'auto'), got {shown}"
         )
+    return _base_language(value)
+
+
+def _base_language(code: str) -> str:
     # Engines know languages by their base code ("pt"), whatever region the client names.
-    return re.split(r"[-_]", value)[0].lower()
+    return re.split(r"[-_]", code)[0].lower()
 
 
 def _hot_words(value: object) -> tuple[str, ...]:
@@ -249,7 +263,7 @@ def _barge_in_ms(value: object) -> int:
 def _timeouts(value: object, base: SessionSettings) -> SessionSettings:
     table = _object(value, "timeouts")
     _reject_unknown(table, frozenset(TIMEOUT_KEYS), "timeouts.")
-    changes: dict[str, float] = {}
+    changes: dict[str, Any] = {}
     for key, field_name in TIMEOUT_KEYS.items():
         if key not in table:
             continue

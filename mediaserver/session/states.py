@@ -12,7 +12,7 @@ it and raises `InvalidTransition`. `apply_trigger` is the only function that rea
       │             HOLD ──────speech─────────┘
       │               │ 5 min
       │               ▼
-      │  close ──> CLOSING ──flushed / 2 s──> CLOSED <── fatal error (from any state)
+      │  close ──> CLOSING ──flushed / 15 s─> CLOSED <── fatal error (from any state)
       └──────────────────── 30 s without audio ─────────┘
 
 INIT leaves on the first audio, not on the first speech: a caller who listens to a prompt in

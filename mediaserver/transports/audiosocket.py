@@ -188,6 +188,9 @@ class AudioSocketConnection:
                 on_close=self._on_call_closed,
             )
         except CallRefused as exc:
+            if exc.code == "model_not_found":  # the server's default model: the operator's fix
+                detail = str(exc)  # names the model and `mediaserver pull`; nothing personal
+                log.warning("audiosocket.model_not_installed", call_id=self.call_id, detail=detail)
             self._refuse(exc.code)
         except ValueError:
             # Bad defaults or a call id taken in the meantime: still the peer's call to refuse.

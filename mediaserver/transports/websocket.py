@@ -54,8 +54,8 @@ CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
 
-# Checks call options without creating a call (the core's parser); raises ValueError.
-# Whatever it returns is ignored.
+# Checks call options without creating a call (`CallManager.check_options`); raises ValueError
+# or `CallRefused` (a model that is not installed). Whatever it returns is ignored.
 OptionsValidator = Callable[[Mapping[str, Any]], object]
 
 
@@ -132,7 +132,9 @@ class RealtimeSession:
         try:
             call = self._create_call(self._options, call_id=None)
         except CallRefused as exc:
-            await self._fail(exc.code, exc.message, CLOSE_TRY_AGAIN)
+            # Draining or full: try again later; anything else (no such model): the request.
+            close_code = CLOSE_TRY_AGAIN if exc.status == 503 else CLOSE_POLICY
+            await self._fail(exc.code, exc.message, close_code, exc.param)
             return
         except ValueError as exc:
             await self._fail("invalid_options", str(exc), CLOSE_POLICY, getattr(exc, "param", None))
@@ -324,6 +326,8 @@ class RealtimeSession:
                 raise proto.ProtocolError(
                     "invalid_options", str(exc), getattr(exc, "param", None)
                 ) from None
+            except CallRefused as exc:  # e.g. model_not_found: the current call stays
+                raise proto.ProtocolError(exc.code, exc.message, exc.param) from None
         if configure.sample_rate is not None:
             self.sample_rate = configure.sample_rate
         self._options = options

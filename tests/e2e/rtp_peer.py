@@ -70,6 +70,8 @@ def run_server(tmp: Path, **env_overrides: str) -> Iterator[Server]:
         # Building the NeMo ITN grammars at start-up holds the GIL for seconds on this box and
         # starves the event loop; these tests are about media, not ITN (no STT model anyway).
         "MEDIASERVER_POSTPROCESS__NEMO": "false",
+        # No STT model is installed: calls that name none get none (a missing one is refused).
+        "MEDIASERVER_MODELS__DEFAULT_STT": "",
         "XDG_CACHE_HOME": str(tmp / "cache"),
         **env_overrides,
     }

@@ -153,8 +153,8 @@ async def test_asterisk_call_speech_dtmf_and_hangup(settings: Settings) -> None:
     assert info["stats"]["dtmf_received"] == 1
     assert [e["digit"] for e in events if e["type"] == "dtmf"] == ["#"]
     check_speech_events(events, onset, offset)
-    errors = [e for e in events if e["type"] == "error"]
-    assert [e["code"] for e in errors] == ["model_not_found"]
+    # No STT model here and none by default: a VAD/DTMF call, without errors.
+    assert [e for e in events if e["type"] == "error"] == []
     assert metric(metrics, "audiosocket_connections_total") == 1
 
 

@@ -18,6 +18,7 @@ from mediaserver.calls.manager import Call, CallManager, CallRefused, Transport,
 from mediaserver.config import Settings
 from mediaserver.session.call_options import CallOptionsError
 from tests.call_audio import PHRASES, frames, silence, speech
+from tests.unit.transports.webrtc_client import Client
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_events_of_a_fed_call_as_json(client: TestClient) -> None:
     kinds = [e["type"] for e in events]
     assert kinds.count("vad.speech_start") == 1
     assert kinds.count("vad.speech_end") == 1
-    assert kinds.count("error") == 1  # model_not_found: no STT model in this test's registry
+    assert kinds.count("error") == 0  # no STT model here: a call without transcripts, no error
     assert {"type": "dtmf", "digit": "#"}.items() <= events[kinds.index("dtmf")].items()
     start = events[kinds.index("vad.speech_start")]
     assert list(start) == ["type", "call_id", "audio_ms"]
@@ -163,3 +164,53 @@ def test_create_errors_map_to_json() -> None:
         "draining",
         {"Retry-After": "5"},
     )
+
+
+def test_a_call_whose_model_is_missing_is_refused_at_creation_on_every_route(
+    client: TestClient,
+) -> None:
+    """POST /v1/calls, the WebRTC offer, WS /v1/realtime and its session.configure: 404
+    `model_not_found` naming the pull command, not a call that silently never transcribes."""
+    r = client.post("/v1/calls", json={"codec": "PCMU", "model": "faster-whisper-small"})
+    assert r.status_code == 404
+    error = r.json()["error"]
+    assert (error["code"], error["param"]) == ("model_not_found", "model")
+    assert "mediaserver pull faster-whisper-small" in error["message"]
+    assert client.get("/v1/calls").json()["data"] == []
+
+    async def offer() -> str:
+        peer = Client()
+        try:
+            return await peer.offer()
+        finally:
+            await peer.pc.close()
+
+    assert client.portal is not None
+    sdp = client.portal.call(offer)
+    body = {"sdp": sdp, "type": "offer", "model": "faster-whisper-small"}
+    r = client.post("/v1/webrtc/offer", json=body)
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "model_not_found"
+
+    with client.websocket_connect("/v1/realtime?model=faster-whisper-small") as ws:
+        refused = ws.receive_json()
+        assert (refused["type"], refused["code"]) == ("error", "model_not_found")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 1008
+    with client.websocket_connect("/v1/realtime") as ws:
+        created = ws.receive_json()
+        assert (created["type"], created["model"]) == ("session.created", None)
+        ws.send_json({"type": "session.configure", "model": "faster-whisper-small"})
+        refused = ws.receive_json()
+        assert (refused["code"], refused["recoverable"]) == ("model_not_found", True)
+        ws.send_json({"type": "session.close"})
+        assert ws.receive_json()["type"] == "session.state"
+    assert client.get("/v1/calls").json()["data"] == []
+
+    # Asked for explicitly, a call without speech recognition is still possible.
+    r = client.post("/v1/calls", json={"codec": "PCMU", "model": None})
+    assert r.status_code == 201, r.text
+    assert client.delete(f"/v1/calls/{r.json()['id']}").status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'mediaserver_api_errors_total{code="model_not_found"} 2.0' in metrics

@@ -167,6 +167,9 @@ class _FailingOnce:
     async def get(self, model: str) -> SpeechRecognizer:
         return _Wrapped(await self.inner.get(model), self)
 
+    def require(self, model: str) -> None:
+        self.inner.require(model)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

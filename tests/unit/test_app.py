@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from starlette.testclient import TestClient
 
 from mediaserver.app import create_app
 from mediaserver.config import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings name no default model; these tests are about a missing real one."""
+    models = dataclasses.replace(settings.models, default_stt="faster-whisper-small")
+    return dataclasses.replace(settings, models=models)
 
 
 def test_health_ready_metrics(settings: Settings) -> None:

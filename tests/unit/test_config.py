@@ -110,6 +110,22 @@ def test_bad_server_security_settings(tmp_path: Path, toml: str, message: str) -
         load_settings(conf, environ={})
 
 
+def test_default_language_and_closing_timeout_from_the_environment() -> None:
+    s = load_settings(
+        environ={
+            "MEDIASERVER_SESSION__LANGUAGE": "pt-BR",
+            "MEDIASERVER_SESSION__CLOSING_TIMEOUT_S": "9",
+        }
+    )
+    assert (s.session.language, s.session.closing_timeout_s) == ("pt-BR", 9.0)
+    assert load_settings(environ={}).session.language == ""  # detect
+    assert load_settings(environ={}).session.closing_timeout_s == 15.0
+    with pytest.raises(ConfigError, match=r"session\.language"):
+        load_settings(environ={"MEDIASERVER_SESSION__LANGUAGE": "portuguese!"})
+    with pytest.raises(ConfigError, match="closing_timeout_s"):
+        load_settings(environ={"MEDIASERVER_SESSION__CLOSING_TIMEOUT_S": "0"})
+
+
 @pytest.mark.parametrize(
     ("toml", "message"),
     [

@@ -40,7 +40,7 @@ def models_report(registry: Registry, models: ModelsSettings) -> ModelsReport:
     """Reads the models directory (blocking: run it in a thread from async code)."""
     installed = registry.installed()
     names = {m.name for m in installed}
-    defaults = (models.default_stt, models.default_tts)
+    defaults = [name for name in (models.default_stt, models.default_tts) if name]  # "": none
     return ModelsReport(
         stt=tuple(m.name for m in installed if m.manifest.type == "stt"),
         tts=tuple(m.name for m in installed if m.manifest.type == "tts"),

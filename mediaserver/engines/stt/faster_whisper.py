@@ -7,6 +7,7 @@ them); hot words go in through faster-whisper's `hotwords` prompt, context throu
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,14 @@ from mediaserver.engines.loading import (
 
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 _WINDOW_SECONDS = 30.0  # Whisper's receptive field; batched decoding clips the file into these
+# Tokens a live utterance may decode to: speech runs at < 8 tokens a second in any language we
+# serve, so this is 2-3x the need. Without it, a short segment whose language was detected
+# wrong (pt heard as it/la/th) decodes to a repetition loop of up to 448 tokens at each of the
+# six fallback temperatures: minutes of work, a final that never comes in time.
+_STREAM_TOKENS_BASE = 16
+_STREAM_TOKENS_PER_SECOND = 12
+# ... and never so many that the prompt (hot words: up to 223 tokens) overflows the 448 window.
+_STREAM_TOKENS_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +184,17 @@ class FasterWhisperEngine:
 
     def hypothesis(self, audio: Audio, options: TranscribeOptions, *, final: bool) -> Hypothesis:
         """Decode one whole utterance (used by `WhisperStream`)."""
-        segments, _ = self._decode(audio, options, partial=not final)
         duration = len(audio) / SAMPLE_RATE
+        budget = min(
+            _STREAM_TOKENS_BASE + int(_STREAM_TOKENS_PER_SECOND * duration), _STREAM_TOKENS_MAX
+        )
+        if options.language is None:
+            # Detected on a short telephony segment, the language is often wrong (pt heard as
+            # it, la, th); every decode in the wrong one scores below the log-prob threshold,
+            # so the fallback ladder runs all six temperatures for nothing: 6x the cost of a
+            # final that will not improve. One pass: the final comes as fast as a partial.
+            options = dataclasses.replace(options, temperature=0.0)
+        segments, _ = self._decode(audio, options, partial=not final, max_new_tokens=budget)
         converted = [_segment(i, raw, duration) for i, raw in enumerate(segments)]
         kept = [s for s in converted if s.text and not looks_hallucinated(s, self._settings)]
         words = tuple(word for segment in kept for word in segment.words)
@@ -196,7 +214,14 @@ class FasterWhisperEngine:
         if options.beam_size < 1 or options.batch_size < 1:
             raise ValueError("beam_size and batch_size must be >= 1")
 
-    def _decode(self, audio: Audio, options: TranscribeOptions, *, partial: bool) -> Any:
+    def _decode(
+        self,
+        audio: Audio,
+        options: TranscribeOptions,
+        *,
+        partial: bool,
+        max_new_tokens: int | None = None,
+    ) -> Any:
         settings = self._settings
         kwargs: dict[str, Any] = {
             "language": options.language,
@@ -212,6 +237,7 @@ class FasterWhisperEngine:
             # Partials are redone every half second: one greedy-ish pass, no fallback ladder.
             "temperature": 0.0 if partial else options.temperature,
             "condition_on_previous_text": settings.condition_on_previous_text and not partial,
+            "max_new_tokens": max_new_tokens,
         }
         model = self._loaded()
         if options.batched and not partial:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -71,12 +72,36 @@ def kinds(events: list[dict[str, Any]]) -> list[str]:
     return [e["type"] for e in events]
 
 
+async def test_a_call_whose_model_is_not_installed_is_refused_naming_the_pull_command(
+    settings: Settings, silero: SileroModel
+) -> None:
+    # The server's default model counts too (AudioSocket calls cannot name another one).
+    models = dataclasses.replace(settings.models, default_stt="faster-whisper-small")
+    settings = dataclasses.replace(settings, models=models)
+    manager = CallManager(settings, Metrics(), vad_model=silero, tick_s=0.005)
+    await manager.start()
+    try:
+        with pytest.raises(CallRefused, match="mediaserver pull faster-whisper-small"):
+            manager.create(Transport.AUDIOSOCKET, {}, TransportInfo())
+        with pytest.raises(CallRefused) as refused:
+            manager.create(Transport.RTP, {"model": "faster-whisper-small"}, TransportInfo())
+        assert (refused.value.status, refused.value.code) == (404, "model_not_found")
+        assert refused.value.param == "model"
+        assert "mediaserver pull faster-whisper-small" in refused.value.message
+        with pytest.raises(CallRefused, match="mediaserver pull faster-whisper-small"):
+            manager.check_options({"model": "faster-whisper-small"})
+        assert manager.calls() == []
+        assert manager.metrics.registry.get_sample_value("mediaserver_calls_active") == 0
+    finally:
+        await manager.stop(drain_s=5)
+
+
 @pytest.mark.needs_espeak
-async def test_call_without_model_runs_vad_states_dtmf_and_says_how_to_pull(
+async def test_call_without_model_runs_vad_states_and_dtmf_without_errors(
     manager: CallManager,
 ) -> None:
     rate = 8000
-    call = manager.create(Transport.RTP, {}, TransportInfo(codec="PCMU"))
+    call = manager.create(Transport.RTP, {"model": None}, TransportInfo(codec="PCMU"))
     events = collect(call.subscribe())
     audio = np.concatenate([silence(0.5, rate), speech(PHRASES[0], rate), silence(1.0, rate)])
     await feed(call, audio, rate)
@@ -86,12 +111,8 @@ async def test_call_without_model_runs_vad_states_dtmf_and_says_how_to_pull(
 
     assert got[0]["type"] == "session.created"
     assert got[0]["transport"] == "rtp"
-    assert got[0]["model"] == "faster-whisper-small"
-    errors = [e for e in got if e["type"] == "error"]
-    assert len(errors) == 1
-    assert errors[0]["code"] == "model_not_found"
-    assert errors[0]["recoverable"] is False
-    assert "mediaserver pull faster-whisper-small" in errors[0]["message"]
+    assert got[0]["model"] is None
+    assert [e for e in got if e["type"] == "error"] == []
     assert kinds(got).count("vad.speech_start") == 1
     assert kinds(got).count("vad.speech_end") == 1
     assert not [e for e in got if e["type"].startswith("transcript.")]
@@ -158,15 +179,12 @@ async def test_a_failing_call_does_not_affect_another(manager: CallManager) -> N
     await healthy.close()
 
     lost = await asyncio.wait_for(broken_events, 5)
-    # It fails at its first VAD decision (the speech start); the missing model may have been
-    # reported before that, as on the healthy call.
-    errors = [e["code"] for e in lost if e["type"] == "error"]
-    assert errors[-1] == "internal_error"
-    assert set(errors[:-1]) <= {"model_not_found"}
+    # It fails at its first VAD decision (the speech start).
+    assert [e["code"] for e in lost if e["type"] == "error"] == ["internal_error"]
     assert lost[-1]["type"] == "session.closed"
     assert lost[-1]["reason"] == "error"
     fine = await asyncio.wait_for(healthy_events, 5)
-    assert [e["code"] for e in fine if e["type"] == "error"] == ["model_not_found"]
+    assert [e["code"] for e in fine if e["type"] == "error"] == []
     assert kinds(fine).count("vad.speech_start") == 1
     assert kinds(fine).count("vad.speech_end") == 1
     assert fine[-1]["reason"] == "requested"
@@ -248,9 +266,8 @@ async def test_info_merges_transport_stats_and_on_close_runs_once(manager: CallM
     assert closed == ["x"]
     call.feed(silence(0.02, 8000).tobytes(), 8000)  # after close: ignored, no error
     late = [item async for item in call.subscribe()]
-    # A late subscriber still learns how the call started and why no transcript came.
-    assert kinds(late) == ["session.created", "error", "session.closed"]
-    assert late[1]["code"] == "model_not_found"
+    # A late subscriber still learns how the call started (and ended).
+    assert kinds(late) == ["session.created", "session.closed"]
 
 
 async def test_timers_fire_on_the_loop(manager: CallManager) -> None:
@@ -335,6 +352,9 @@ class Scripted:
         self.asked.append(model)
         return ScriptedRecognizer()
 
+    def require(self, model: str) -> None:
+        return None  # every model is "installed"
+
     async def aclose(self) -> None:
         return None
 
@@ -403,12 +423,12 @@ async def test_a_transcriber_bug_closes_only_its_call(manager: CallManager) -> N
     def broken(command: object) -> None:
         raise RuntimeError("bug")
 
-    await asyncio.sleep(0.01)  # the transcriber has resolved its (missing) model
+    await asyncio.sleep(0.01)  # the transcriber has resolved its (absent) model
     call._transcriber._next = broken  # type: ignore[assignment,method-assign]
     call._transcriber.submit(None)  # type: ignore[arg-type]
     await asyncio.wait_for(call.wait_closed(), 2)
     got = [e async for e in sub]
-    assert [e["code"] for e in got if e["type"] == "error"] == ["model_not_found", "internal_error"]
+    assert [e["code"] for e in got if e["type"] == "error"] == ["internal_error"]
     assert got[-1]["reason"] == "error"
     assert other.state == "init"
     assert manager.calls() == [other]

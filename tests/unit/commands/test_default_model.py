@@ -4,6 +4,7 @@ reported once, with the way out, and the server starts anyway."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,13 @@ from mediaserver.config import Settings
 from mediaserver.engines.models import hub
 from mediaserver.engines.models.registry import Registry
 from tests.unit.engines.model_dirs import make_model_dir
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings name no default model; these tests are about the real one."""
+    models = dataclasses.replace(settings.models, default_stt="faster-whisper-small")
+    return dataclasses.replace(settings, models=models)
 
 
 def no_probe() -> None:

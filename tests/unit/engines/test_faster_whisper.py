@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mediaserver.engines.base import ModelLoadError, Segment, SttEngine, TranscribeOptions
@@ -162,3 +163,50 @@ def test_corrupt_weights_are_a_load_error(whisper_dir: Path, tmp_path: Path) -> 
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="does not exist"):
         create_engine("faster-whisper").load(model_info("faster-whisper", tmp_path / "nope"))
+
+
+def test_stream_decodes_are_capped_by_the_utterance_length(
+    whisper_engine: FasterWhisperEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short segment whose language is detected wrong (pt heard as it/la/th) can decode to
+    a repetition loop of up to 448 tokens at each of six fallback temperatures: minutes, and
+    the final never comes in time. Live decodes get a budget from the utterance's length."""
+    model = whisper_engine._loaded()
+    budgets: list[int | None] = []
+    real = model.transcribe
+
+    def spy(audio: object, **kwargs: object) -> object:
+        budgets.append(kwargs.get("max_new_tokens"))  # type: ignore[arg-type]
+        return real(audio, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", spy)
+    audio = noise_utterance(seconds=1.0)  # 1.6 s
+    stream = whisper_engine.open_stream(TranscribeOptions(language=None))
+    stream.accept(audio)  # a partial decode
+    stream.finish()  # the final
+    assert budgets == [16 + 19, 16 + 19]  # 16 + 12 tokens a second
+    long = np.zeros(16_000 * 25, dtype=np.float32)
+    whisper_engine.hypothesis(long, TranscribeOptions(language="pt"), final=True)
+    assert budgets[-1] == 200  # never enough to overflow the 448-token window with a prompt
+    whisper_engine.transcribe_file(audio, TranscribeOptions(language="pt"))
+    assert budgets[-1] is None  # files are not live: no cap
+
+
+def test_a_live_final_without_a_language_skips_the_fallback_ladder(
+    whisper_engine: FasterWhisperEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Detection unsure (wrong) on a short segment: the six-temperature ladder cannot fix the
+    language and multiplies the final's cost; one pass gives the final at once."""
+    model = whisper_engine._loaded()
+    temperatures: list[object] = []
+    real = model.transcribe
+
+    def spy(audio: object, **kwargs: object) -> object:
+        temperatures.append(kwargs.get("temperature"))
+        return real(audio, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", spy)
+    audio = noise_utterance(seconds=1.0)
+    whisper_engine.hypothesis(audio, TranscribeOptions(language=None), final=True)
+    whisper_engine.hypothesis(audio, TranscribeOptions(language="pt"), final=True)
+    assert temperatures == [0.0, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]  # a known language: the ladder

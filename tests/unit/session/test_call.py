@@ -201,7 +201,12 @@ def test_closing_times_out_without_a_final(batcher: VadBatcher) -> None:
     core.close(2.0, batcher)
     assert core.next_deadline() == pytest.approx(3.5)
     out = core.tick(3.5)
-    assert types(out) == ["session.state", "session.closed"]
+    # Never silently: the segment whose final never came is named before session.closed.
+    assert types(out) == ["session.state", "error", "session.closed"]
+    lost = out.events[1]
+    assert (lost["code"], lost["segment_id"]) == ("final_lost", 1)
+    assert lost["reason"] == "closing_timeout"
+    assert lost["recoverable"] is False
     assert out.events[-1]["unflushed_segments"] == [1]
 
 
@@ -285,3 +290,29 @@ def test_denoised_call_still_hears_speech(batcher: VadBatcher) -> None:
     core.release()
     assert types(out).count("vad.speech_start") == 1
     assert types(out).count("vad.speech_end") == 1
+
+
+def test_a_burst_past_the_speech_end_is_not_transcribed_into_that_segment(
+    batcher: VadBatcher,
+) -> None:
+    """Audio arriving faster than the VAD decides (a WS burst) is streamed as it comes: by
+    the time the first utterance's end is decided its stream holds the next one too. Its
+    final must be decoded from its own span, not from that stream (which said both)."""
+    rate = 16000
+    core = CallCore("c1", options(), 0.0)
+    first, second = speech(PHRASES[0], rate), speech(PHRASES[1], rate)
+    onset = np.concatenate([silence(0.5, rate), first[: len(first) // 2]])
+    out = run_one(core, onset, batcher, rate)  # real time: the start is decided, streaming
+    assert any(isinstance(c, StreamAudio) for c in out.commands)
+    rest = np.concatenate([first[len(first) // 2 :], silence(1.0, rate), second])
+    burst = CallOutput()
+    for chunk in frames(rest, rate):  # all at once, no VAD decision in between
+        burst.extend(core.feed(chunk, rate, 5.0))
+    batcher.run((core.vad,))
+    burst.extend(core.vad_done(5.0))
+    [finish] = [c for c in burst.commands if isinstance(c, FinishSegment)]
+    seg = finish.segment
+    assert finish.fresh
+    assert (finish.start, len(finish.pcm)) == (seg.start_sample, seg.end_sample - seg.start_sample)
+    streamed = max(c.end for c in burst.commands if isinstance(c, StreamAudio))
+    assert streamed > seg.end_sample + 16_000  # the stream did hold the next utterance

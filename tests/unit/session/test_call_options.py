@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from mediaserver.config import Settings
+from mediaserver.config import Settings, load_settings
 from mediaserver.session.call_options import (
     CALL_OPTION_KEYS,
     CallOptionsError,
@@ -16,12 +17,30 @@ from mediaserver.session.call_options import (
 
 
 def test_empty_options_are_the_server_settings(settings: Settings) -> None:
+    settings = dataclasses.replace(
+        settings, models=dataclasses.replace(settings.models, default_stt="whisper-x")
+    )
     parsed = parse_call_options({}, settings)
     assert parsed == default_call_options(settings)
-    assert parsed.model == settings.models.default_stt
+    assert parsed.model == "whisper-x"
     assert parsed.vad == settings.vad
     assert parsed.session == settings.session
-    assert parsed.language is None
+    assert parsed.language is None  # no server default: detected
+
+
+def test_the_server_default_language_applies_unless_the_call_names_one_or_auto() -> None:
+    settings = load_settings(environ={"MEDIASERVER_SESSION__LANGUAGE": "pt-BR"})
+    assert parse_call_options({}, settings).language == "pt"
+    assert parse_call_options({"language": "en"}, settings).language == "en"
+    assert parse_call_options({"language": "auto"}, settings).language is None
+    assert parse_call_options({"language": None}, settings).language is None
+
+
+def test_model_null_is_a_call_without_transcripts(settings: Settings) -> None:
+    assert parse_call_options({"model": None}, settings).model is None
+    # An empty default model (the operator's choice) means the same for calls naming none.
+    assert parse_call_options({}, settings).model is None
+    assert parse_call_options({"model": "wenet-pt"}, settings).model == "wenet-pt"
 
 
 def test_every_option_overrides_its_setting(settings: Settings) -> None:

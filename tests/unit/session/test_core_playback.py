@@ -74,8 +74,8 @@ def test_playback_in_init_leaves_the_init_timer_alone() -> None:
 def test_playback_while_closing_or_closed_changes_nothing(state: SessionState) -> None:
     s, now = session_in(S.CLOSING)
     if state is S.CLOSED:
-        s.tick(now + 10)
-        now += 10
+        s.tick(now + 20)  # past the closing timeout (15 s)
+        now += 20
     assert s.state is state
     deadline = s.next_deadline()
     assert s.playback_started(now + 0.5) == []  # before CLOSING's 2 s timeout

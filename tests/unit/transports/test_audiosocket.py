@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from structlog.testing import capture_logs
 
 from mediaserver.calls.manager import CallRefused, Transport
 from mediaserver.codecs.audiosocket import (
@@ -216,6 +217,25 @@ async def test_refused_while_draining(
     await peer.send(encode_uuid(CALL), encode_audio(PCM_20MS_8K))
     assert await peer.until_eof() == [PeerError(None)]
     assert count(metrics, "audiosocket_refused") == 1
+
+
+async def test_refused_when_the_default_model_is_not_installed(
+    server: AudioSocketServer,
+    manager: FakeCallManager,
+    metrics: Metrics,
+    connect: Connect,
+) -> None:
+    # AudioSocket cannot name a model: the server's default is missing, so no silent call.
+    message = "model 'faster-whisper-small' is not installed; run `mediaserver pull ...`"
+    manager.fail = CallRefused(404, "model_not_found", message, "model")
+    with capture_logs() as logs:
+        peer = await connect(server)
+        await peer.send(encode_uuid(CALL), encode_audio(PCM_20MS_8K))
+        assert await peer.until_eof() == [PeerError(None)]
+    assert count(metrics, "audiosocket_refused") == 1
+    (warning,) = [e for e in logs if e["event"] == "audiosocket.model_not_installed"]
+    assert warning["log_level"] == "warning"
+    assert "mediaserver pull" in warning["detail"]
 
 
 async def test_hangup_before_any_audio_creates_no_call(

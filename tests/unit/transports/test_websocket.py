@@ -115,6 +115,41 @@ def test_configure_before_audio_replaces_the_call_under_the_same_id(server: Serv
     assert old.fed == []
 
 
+def test_configure_naming_a_missing_model_is_refused_and_keeps_the_call(server: Server) -> None:
+    server.manager.missing_models.add("whisper-x")
+    with server.connect() as ws:
+        first = receive(ws)
+        ws.send_json({"type": "session.configure", "model": "whisper-x"})
+        error = receive(ws)
+        assert (error["type"], error["code"], error["param"]) == (
+            "error",
+            "model_not_found",
+            "model",
+        )
+        assert error["recoverable"] is True
+        assert "mediaserver pull" in error["message"]
+        assert len(server.manager.created) == 1  # not replaced
+        ws.send_json({"type": "session.configure", "model": None})
+        again = receive(ws)
+        assert (again["type"], again["call_id"]) == ("session.created", first["call_id"])
+        assert server.manager.created[-1].options == {"model": None}
+        ws.send_json({"type": "session.close"})
+        assert receive(ws)["type"] == "session.closed"
+
+
+def test_a_missing_model_at_connect_is_refused_with_a_policy_close(server: Server) -> None:
+    message = "model 'whisper-x' is not installed; run `mediaserver pull whisper-x`"
+    server.manager.fail = CallRefused(404, "model_not_found", message, "model")
+    with server.connect("model=whisper-x") as ws:
+        error = receive(ws)
+        assert (error["code"], error["param"], error["recoverable"]) == (
+            "model_not_found",
+            "model",
+            False,
+        )
+        expect_closed(ws, 1008)
+
+
 def test_invalid_options_are_refused_and_change_nothing(settings: Settings) -> None:
     manager, metrics = FakeCallManager(), Metrics()
     app = make_app(manager, settings, metrics)
