@@ -33,7 +33,7 @@ from mediaserver.engines.base import (
     ModelNotFoundError,
     TranscribeOptions,
 )
-from mediaserver.engines.errors import EngineError
+from mediaserver.engines.errors import EngineError, EngineOverloadedError
 from mediaserver.session import call_events
 from mediaserver.session.call_core import EngineCommand, FinishSegment, StreamAudio
 from mediaserver.session.call_events import EventDict
@@ -203,9 +203,8 @@ class CallTranscriber:
             return
         segment = command.segment
         stream, policy = await self._stream_for(segment.start_sample, fresh=command.fresh)
-        if len(command.pcm):
-            await stream.accept(to_audio(command.pcm))
-        hypothesis = await stream.finish()
+        # The tail goes with the finish: a partial decode of it would only delay the final.
+        hypothesis = await stream.finish(to_audio(command.pcm) if len(command.pcm) else None)
         self._stream, self._utterance, self._policy = None, None, None
         await self._publish_final(command, policy.final(hypothesis), hypothesis)
 
@@ -252,6 +251,9 @@ class CallTranscriber:
 
     async def _failed_command(self, command: EngineCommand, exc: Exception) -> None:
         await self._drop_stream()
+        if isinstance(exc, EngineOverloadedError):
+            self._overloaded(command)
+            return
         name = type(exc).__name__
         if isinstance(command, FinishSegment) and command.segment.segment_id in self._failed:
             segment_id = command.segment.segment_id
@@ -273,6 +275,16 @@ class CallTranscriber:
         for retry in self._recover():
             self._failed.add(retry.segment.segment_id)
             self._queue.append(retry)
+
+    def _overloaded(self, command: EngineCommand) -> None:
+        """The engine refused a final (too many wait): say so and go on, never queue minutes
+        of lag. A refused partial costs nothing: the next chunk opens a new stream."""
+        if not isinstance(command, FinishSegment):
+            return
+        segment_id = command.segment.segment_id
+        message = f"the speech engine is overloaded; segment {segment_id} has no final"
+        self._error("overloaded", message, recoverable=True, segment_id=segment_id)
+        self._ack(segment_id)
 
     def _error(self, code: str, message: str, *, recoverable: bool, **fields: object) -> None:
         self._publish(

@@ -201,7 +201,9 @@ class FasterWhisperEngine:
         kwargs: dict[str, Any] = {
             "language": options.language,
             "task": options.task,
-            "beam_size": options.beam_size,
+            # Partials are redone every half second and replaced: greedy search is enough
+            # for them, and with beam 5 the decoder costs about three times as much.
+            "beam_size": 1 if partial else options.beam_size,
             "word_timestamps": options.word_timestamps,
             "initial_prompt": options.prompt or None,
             "hotwords": ", ".join(options.hot_words) or None,
@@ -242,14 +244,25 @@ class WhisperStream:
         self._finished = False
 
     def accept(self, audio: Audio) -> Hypothesis:
+        return self.redecode() if self.append(audio) else self._last
+
+    def append(self, audio: Audio) -> bool:
         check_audio(audio)
         if self._finished:
             raise ValueError("stream already finished")
         self._chunks.append(audio)
         self._samples += len(audio)
-        if self._samples - self._decoded_samples >= max(self._step_samples, 1):
-            self._last = self._engine.hypothesis(self._audio(), self._options, final=False)
-            self._decoded_samples = self._samples
+        return self._samples - self._decoded_samples >= max(self._step_samples, 1)
+
+    def redecode(self) -> Hypothesis:
+        if self._finished:
+            raise ValueError("stream already finished")
+        samples = self._samples  # audio appended while decoding waits for the next re-decode
+        self._last = self._engine.hypothesis(self._audio(), self._options, final=False)
+        self._decoded_samples = samples
+        return self._last
+
+    def last(self) -> Hypothesis:
         return self._last
 
     def finish(self) -> Hypothesis:
