@@ -256,6 +256,7 @@ class Level:
     utterances: int = 0
     partials: int = 0
     lost: int = 0
+    speculated: int = 0  # finals decoded before speech_end (server stats)
     errors: dict[str, int] = field(default_factory=dict)
     word_errors: int = 0
     ref_words: int = 0
@@ -353,6 +354,9 @@ async def run_level(
         level.server_cpu = (cpu1[0] - cpu0[0]) / wall * 100
         level.worker_cpu = (sum(cpu1[1:]) - sum(cpu0[1:])) / wall * 100
         level.load = f"{load0:.1f}-{os.getloadavg()[0]:.1f}"
+        for call_id in ids:
+            stats = (await http.get(f"/v1/calls/{call_id}")).json()["stats"]
+            level.speculated += int(stats.get("finals_speculated", 0))
         await asyncio.gather(*(http.delete(f"/v1/calls/{i}") for i in ids))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*watchers, return_exceptions=True), 30)
@@ -399,7 +403,8 @@ def print_level(r: Level) -> None:
         f"N={r.n:2d}  final p50 {r.pct(r.final_ms, 50):6.0f} ms p95 {r.pct(r.final_ms, 95):6.0f} ms"
         f" (trend x{r.trend:.2f})  first partial p50 {r.pct(r.first_partial_ms, 50):5.0f} ms"
         f" p95 {r.pct(r.first_partial_ms, 95):5.0f} ms  partials/utt "
-        f"{r.partials / max(r.utterances, 1):.1f}  WER {r.wer:.1f} %  lost {r.lost}  errors "
+        f"{r.partials / max(r.utterances, 1):.1f}  WER {r.wer:.1f} %  lost {r.lost}  "
+        f"speculated {r.speculated}/{len(r.final_ms)}  errors "
         f"{r.errors or 'none'}  CPU server {r.server_cpu:.0f} % worker {r.worker_cpu:.0f} %"
         f"  load {r.load}",
         flush=True,

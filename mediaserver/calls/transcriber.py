@@ -35,7 +35,14 @@ from mediaserver.engines.base import (
 )
 from mediaserver.engines.errors import EngineError, EngineOverloadedError
 from mediaserver.session import call_events
-from mediaserver.session.call_core import EngineCommand, FinishSegment, StreamAudio
+from mediaserver.session.call_core import (
+    DropSpeculation,
+    EngineCommand,
+    FinishSegment,
+    SpeculateFinal,
+    Speculation,
+    StreamAudio,
+)
 from mediaserver.session.call_events import EventDict
 from mediaserver.session.call_options import CallOptions
 from mediaserver.session.events import sample_to_ms
@@ -81,8 +88,12 @@ class CallTranscriber:
         self._utterance: int | None = None
         self._policy: PartialPolicy | None = None
         self._failed: set[int] = set()
+        # (utterance, end, decode): a final decoded before the speech end was confirmed.
+        self._speculation: tuple[int, int, asyncio.Task[Hypothesis]] | None = None
+        self._accepting: asyncio.Task[Hypothesis] | None = None  # the partial in flight
         self.finals = 0
         self.partials = 0
+        self.speculations_used = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"transcriber-{self.call_id}")
@@ -93,12 +104,27 @@ class CallTranscriber:
         if not task.cancelled() and task.exception() is not None:
             self._crashed(task.exception() or RuntimeError("transcriber ended"))
 
-    def submit(self, command: EngineCommand) -> None:
-        """Queue a command; never blocks."""
+    def submit(self, command: EngineCommand | Speculation) -> None:
+        """Queue a command; never blocks. A speculation starts (or stops) at once, beside
+        the queue: it must not wait behind the partial the queue may be waiting for."""
+        if isinstance(command, SpeculateFinal):
+            self._speculate(command)
+            return
+        if isinstance(command, DropSpeculation):
+            self._drop_speculation()
+            return
+        if (
+            isinstance(command, FinishSegment)
+            and self._accepting is not None
+            and self._speculation is not None
+            and self._speculation[:2] == (command.segment.start_sample, command.segment.end_sample)
+        ):
+            self._accepting.cancel()  # its final is decoded already: the partial is moot
         self._queue.append(command)
         self._wakeup.set()
 
     async def aclose(self) -> None:
+        self._drop_speculation()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -187,7 +213,20 @@ class CallTranscriber:
     async def _handle(self, command: EngineCommand) -> None:
         if isinstance(command, StreamAudio):
             stream, policy = await self._stream_for(command.utterance, fresh=False)
-            hypothesis = await stream.accept(to_audio(command.pcm))
+            # Its own task, so that a final decoded ahead (see `submit`) need not wait for it.
+            accept = asyncio.create_task(stream.accept(to_audio(command.pcm)))
+            self._accepting = accept
+            try:
+                await asyncio.wait((accept,))
+            finally:
+                self._accepting = None
+                accept.cancel()  # a no-op unless this task is being cancelled
+            if accept.cancelled():  # the stream is mid-answer: close it, keep its policy
+                self._stream = None
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+                return
+            hypothesis = accept.result()
             text = policy.partial(hypothesis)
             if text:
                 self.partials += 1
@@ -202,11 +241,67 @@ class CallTranscriber:
                 )
             return
         segment = command.segment
+        speculated = await self._speculated_final(command)
+        if speculated is not None:
+            assert self._recognizer is not None
+            policy = partials_for(self._recognizer.architecture)
+            if self._utterance == segment.start_sample and self._policy is not None:
+                policy = self._policy  # the words its partials published stand
+            await self._drop_stream()  # its partials are no longer wanted
+            self.speculations_used += 1
+            await self._publish_final(command, policy.final(speculated), speculated)
+            return
         stream, policy = await self._stream_for(segment.start_sample, fresh=command.fresh)
         # The tail goes with the finish: a partial decode of it would only delay the final.
         hypothesis = await stream.finish(to_audio(command.pcm) if len(command.pcm) else None)
         self._stream, self._utterance, self._policy = None, None, None
         await self._publish_final(command, policy.final(hypothesis), hypothesis)
+
+    # -- speculative finals -------------------------------------------------------------------
+
+    def _speculate(self, command: SpeculateFinal) -> None:
+        self._drop_speculation()
+        if self._recognizer is None or self._task is None:
+            return
+        task = asyncio.create_task(self._decode_final(command.pcm))
+        task.add_done_callback(_retrieve)
+        self._speculation = (command.utterance, command.end, task)
+
+    def _drop_speculation(self) -> None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None:
+            speculation[2].cancel()
+
+    async def _decode_final(self, pcm: Pcm16) -> Hypothesis:
+        recognizer = self._recognizer
+        assert recognizer is not None
+        stream = await recognizer.open_stream(self._transcribe_options(recognizer))
+        try:
+            return await stream.finish(to_audio(pcm))
+        except BaseException:
+            await stream.aclose()
+            raise
+
+    async def _speculated_final(self, command: FinishSegment) -> Hypothesis | None:
+        """The speculative decode of exactly this segment's span, if there is one; otherwise
+        None (the final is decoded the usual way)."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        utterance, end, task = speculation
+        segment = command.segment
+        if (utterance, end) != (segment.start_sample, segment.end_sample) or command.fresh:
+            task.cancel()
+            return None
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this transcriber is being stopped
+            return None  # only the speculation was cancelled: decode the usual way
+        # An engine failure of the final's decode is handled as on the usual path: an error
+        # event, then the pending segments transcribed again.
 
     async def _publish_final(self, command: FinishSegment, raw: str, hyp: Hypothesis) -> None:
         segment = command.segment
@@ -234,13 +329,15 @@ class CallTranscriber:
             await self._drop_stream()
             recognizer = self._recognizer
             assert recognizer is not None
-            hot_words = self.options.hot_words if recognizer.capabilities.hot_words else ()
-            options = TranscribeOptions(language=self.options.language, hot_words=hot_words)
-            self._stream = await recognizer.open_stream(options)
+            self._stream = await recognizer.open_stream(self._transcribe_options(recognizer))
             self._utterance = utterance
             self._policy = partials_for(recognizer.architecture)
         assert self._policy is not None
         return self._stream, self._policy
+
+    def _transcribe_options(self, recognizer: SpeechRecognizer) -> TranscribeOptions:
+        hot_words = self.options.hot_words if recognizer.capabilities.hot_words else ()
+        return TranscribeOptions(language=self.options.language, hot_words=hot_words)
 
     async def _drop_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -290,3 +387,9 @@ class CallTranscriber:
         self._publish(
             call_events.error(self.call_id, code, message, recoverable=recoverable, **fields)
         )
+
+
+def _retrieve(task: asyncio.Task[Hypothesis]) -> None:
+    # A speculation nobody awaited (dropped, or its call closed): its error is not news.
+    if not task.cancelled():
+        task.exception()
