@@ -277,7 +277,10 @@ class CallCore:
         if self._stream is None or self._stream[0] != start:
             self._stream = (start, start)
         sent = self._stream[1]
-        if written - sent >= MIN_CHUNK_SAMPLES:
+        # While the VAD hears a silence that may end the speech, audio waits: if it does end,
+        # the audio goes with the final (no partial decode of silence ahead of it); if speech
+        # resumes, the next chunk carries it.
+        if written - sent >= MIN_CHUNK_SAMPLES and self.vad.silence_start is None:
             out.commands.append(
                 StreamAudio(self._issued + 1, start, sent, self.read(sent, written))
             )
