@@ -388,10 +388,15 @@ def collect(level: Level, log: Events, audio: CallAudio) -> None:
         first = [tp for tp, p in partials if abs(p["start_ms"] - ms) <= 1000]
         if first:
             level.first_partial_ms.append((min(first) - t) * 1000)
-    for (lo, hi), ref in zip(audio.spans, audio.texts, strict=True):
-        text = " ".join(
-            f["text"] for _, f in finals if f["start_ms"] < hi and f["end_ms"] > lo and f["text"]
-        )
+    texts: list[list[str]] = [[] for _ in audio.spans]
+    for _, f in finals:
+        # Each final goes to the prompt it overlaps most (none: it is counted nowhere).
+        overlaps = [min(hi, f["end_ms"]) - max(lo, f["start_ms"]) for lo, hi in audio.spans]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] > 0 and f["text"]:
+            texts[best].append(f["text"])
+    for parts, ref in zip(texts, audio.texts, strict=True):
+        text = " ".join(parts)
         level.lost += not words(text)
         e, total = word_errors(ref, text)
         level.word_errors += e

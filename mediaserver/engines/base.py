@@ -112,6 +112,9 @@ class RedecodingStream(Protocol):
     def last(self) -> Hypothesis:
         """The latest hypothesis, without decoding."""
 
+    def finish_hurried(self) -> Hypothesis:
+        """`finish` with a cheaper search (greedy), when other finals wait for the engine."""
+
 
 class SttEngine(Protocol):
     architecture: Architecture

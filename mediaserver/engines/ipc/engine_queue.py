@@ -12,8 +12,11 @@ re-decode queued by the other calls, which is what made finals seconds late at f
   decoded: the caller answers with the stream's previous hypothesis. Its call sends newer audio
   within ~100 ms, so what is skipped is a decode whose result would be late and soon replaced.
   Under load this thins partials out by itself, and only as much as needed;
-- at most `max_finals` finals wait: one more is refused (`EngineOverloaded`) instead of letting
-  every later final of every call fall further behind.
+- while finals wait, the next one starts in its cheaper form where the engine has one (the
+  shell's choice; see `EngineLanes`);
+- at most `max_finals` finals wait, and no more than `max_final_wait_s` of them (their count
+  times the mean time a final took, over the lanes): one more is refused (`EngineOverloaded`)
+  instead of letting every later final of every call fall further behind.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from enum import IntEnum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+FINAL_EWMA_WEIGHT = 0.2
 
 
 class JobKind(IntEnum):
@@ -46,7 +50,14 @@ class Job(Generic[T]):
 
 
 class EngineQueue(Generic[T]):
-    def __init__(self, lanes: int, *, partial_max_wait_s: float, max_finals: int) -> None:
+    def __init__(
+        self,
+        lanes: int,
+        *,
+        partial_max_wait_s: float,
+        max_finals: int,
+        max_final_wait_s: float = float("inf"),
+    ) -> None:
         if lanes < 1:
             raise ValueError(f"lanes must be >= 1, got {lanes}")
         if max_finals < 1:
@@ -54,6 +65,8 @@ class EngineQueue(Generic[T]):
         self.lanes = lanes
         self.partial_max_wait_s = partial_max_wait_s
         self.max_finals = max_finals
+        self.max_final_wait_s = max_final_wait_s
+        self.final_s = 0.0  # mean time a final took (EWMA); 0 until one has run
         self.running = 0
         self._waiting: dict[JobKind, deque[Job[T]]] = {kind: deque() for kind in JobKind}
         self._seq = itertools.count()
@@ -64,8 +77,13 @@ class EngineQueue(Generic[T]):
 
     def push(self, kind: JobKind, payload: T, now: float, *, skippable: bool = True) -> Job[T]:
         """Queue a job (EngineOverloaded when it is a final and `max_finals` already wait)."""
-        if kind is JobKind.FINAL and len(self._waiting[kind]) >= self.max_finals:
-            raise EngineOverloaded(f"{self.max_finals} finals are already waiting for the engine")
+        if kind is JobKind.FINAL:
+            waiting = len(self._waiting[kind])
+            if waiting >= self.max_finals:
+                raise EngineOverloaded(f"{waiting} finals are already waiting for the engine")
+            wait = (waiting + 1) * self.final_s / self.lanes
+            if wait > self.max_final_wait_s:
+                raise EngineOverloaded(f"finals waiting would take {wait:.1f} s to decode")
         job = Job(kind, payload, now, skippable, next(self._seq))
         self._waiting[kind].append(job)
         return job
@@ -107,7 +125,11 @@ class EngineQueue(Generic[T]):
         self.running += 1
         return queue.popleft(), skipped
 
-    def done(self) -> None:
+    def done(self, job: Job[T], seconds: float) -> None:
+        """The job a lane ran ended after `seconds`."""
         if self.running == 0:
             raise RuntimeError("done without a running job")
         self.running -= 1
+        if job.kind is JobKind.FINAL:
+            weight = 1.0 if self.final_s == 0 else FINAL_EWMA_WEIGHT
+            self.final_s += weight * (max(seconds, 0.0) - self.final_s)

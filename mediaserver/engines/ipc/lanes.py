@@ -13,6 +13,7 @@ to finish (a decode cannot be interrupted) and its result is dropped.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -22,13 +23,17 @@ from mediaserver.engines.ipc.engine_queue import EngineQueue, Job, JobKind
 
 R = TypeVar("R")
 PARTIAL_MAX_WAIT_S = 0.3  # a partial this late is replaced by the next one, ~100 ms later
-MAX_WAITING_FINALS = 24  # ~12 s of finals for faster-whisper base on two cores
+MAX_WAITING_FINALS = 24
+# A final that would wait longer than this for the engine is refused with an overload error:
+# past it, a caller would rather know now than read a transcript of what was said long ago.
+MAX_FINAL_WAIT_S = 6.0
 
 
 @dataclass(slots=True)
 class _Pending:
     fn: Callable[[], Any]
     skip: Callable[[], Any] | None
+    hurried: Callable[[], Any] | None
     future: asyncio.Future[Any]
 
 
@@ -40,11 +45,16 @@ class EngineLanes:
         *,
         partial_max_wait_s: float = PARTIAL_MAX_WAIT_S,
         max_finals: int = MAX_WAITING_FINALS,
+        max_final_wait_s: float = MAX_FINAL_WAIT_S,
     ) -> None:
         self._executor = executor
         self._core: EngineQueue[_Pending] = EngineQueue(
-            lanes, partial_max_wait_s=partial_max_wait_s, max_finals=max_finals
+            lanes,
+            partial_max_wait_s=partial_max_wait_s,
+            max_finals=max_finals,
+            max_final_wait_s=max_final_wait_s,
         )
+        self.hurried = 0  # finals decoded greedily because others waited
 
     @property
     def skipped(self) -> int:
@@ -55,12 +65,19 @@ class EngineLanes:
         return self._core.depth(kind)
 
     async def run(
-        self, kind: JobKind, fn: Callable[[], R], *, skip: Callable[[], R] | None = None
+        self,
+        kind: JobKind,
+        fn: Callable[[], R],
+        *,
+        skip: Callable[[], R] | None = None,
+        hurried: Callable[[], R] | None = None,
     ) -> R:
-        """`fn()` on a lane, in priority order; EngineOverloaded if too many finals wait."""
+        """`fn()` on a lane, in priority order (`hurried()` instead when it starts while other
+        finals wait); EngineOverloaded if the finals already waiting would take too long."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        job = self._core.push(kind, _Pending(fn, skip, future), loop.time(), skippable=bool(skip))
+        pending = _Pending(fn, skip, hurried, future)
+        job = self._core.push(kind, pending, loop.time(), skippable=bool(skip))
         if skip is not None:
             loop.call_at(job.queued_at + self._core.partial_max_wait_s + 1e-3, self._pump)
         self._pump()
@@ -78,11 +95,15 @@ class EngineLanes:
                 _settle(stale.payload.future, stale.payload.skip)
             if job is None:
                 return
-            done = loop.run_in_executor(self._executor, job.payload.fn)
-            done.add_done_callback(lambda f, job=job: self._finished(job, f))  # type: ignore[misc]
+            fn = job.payload.fn
+            if job.payload.hurried is not None and self._core.depth(JobKind.FINAL):
+                fn = job.payload.hurried  # a backlog of finals: each one cheaper
+                self.hurried += 1
+            done = loop.run_in_executor(self._executor, fn)
+            done.add_done_callback(functools.partial(self._finished, job, loop.time()))
 
-    def _finished(self, job: Job[_Pending], done: asyncio.Future[Any]) -> None:
-        self._core.done()
+    def _finished(self, job: Job[_Pending], started: float, done: asyncio.Future[Any]) -> None:
+        self._core.done(job, asyncio.get_running_loop().time() - started)
         future = job.payload.future
         if not future.done():
             if done.cancelled():

@@ -269,7 +269,8 @@ class SttServicer(_ControlMethods, pb_grpc.SttWorkerServicer):  # type: ignore[m
                     tail = convert.audio_from_pb(msg.finish.audio)
                     received += len(tail)
                     await self._append(stream, tail)
-                final = await self.state.lanes.run(JobKind.FINAL, stream.finish)
+                hurried = stream.finish_hurried if isinstance(stream, RedecodingStream) else None
+                final = await self.state.lanes.run(JobKind.FINAL, stream.finish, hurried=hurried)
                 yield convert.hypothesis_to_pb(final, received / convert.STT_RATE)
                 return
             else:

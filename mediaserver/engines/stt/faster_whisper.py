@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -173,8 +173,13 @@ class FasterWhisperEngine:
             "compute_type": self._settings.compute_type,
         }
 
-    def hypothesis(self, audio: Audio, options: TranscribeOptions, *, final: bool) -> Hypothesis:
-        """Decode one whole utterance (used by `WhisperStream`)."""
+    def hypothesis(
+        self, audio: Audio, options: TranscribeOptions, *, final: bool, hurried: bool = False
+    ) -> Hypothesis:
+        """Decode one whole utterance (used by `WhisperStream`); `hurried`: greedy search,
+        for a final decoded while others wait."""
+        if hurried:
+            options = replace(options, beam_size=1)
         segments, _ = self._decode(audio, options, partial=not final)
         duration = len(audio) / SAMPLE_RATE
         converted = [_segment(i, raw, duration) for i, raw in enumerate(segments)]
@@ -265,13 +270,18 @@ class WhisperStream:
     def last(self) -> Hypothesis:
         return self._last
 
-    def finish(self) -> Hypothesis:
+    def finish(self, hurried: bool = False) -> Hypothesis:
         if self._finished:
             raise ValueError("stream already finished")
         self._finished = True
         if self._samples == 0:
             return Hypothesis("", is_final=True)
+        if hurried:
+            return self._engine.hypothesis(self._audio(), self._options, final=True, hurried=True)
         return self._engine.hypothesis(self._audio(), self._options, final=True)
+
+    def finish_hurried(self) -> Hypothesis:
+        return self.finish(hurried=True)
 
     def _audio(self) -> Audio:
         if len(self._chunks) > 1:

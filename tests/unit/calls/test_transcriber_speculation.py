@@ -20,6 +20,7 @@ from mediaserver.engines.base import (
     Hypothesis,
     TranscribeOptions,
 )
+from mediaserver.engines.errors import EngineOverloadedError
 from mediaserver.session.call_core import (
     DropSpeculation,
     FinishSegment,
@@ -42,6 +43,7 @@ class Scripted:
     def __init__(self) -> None:
         self.finishes: list[int] = []  # samples each final decode was given
         self.partial_gate: asyncio.Event | None = None
+        self.overloaded = False
 
     async def open_stream(self, options: TranscribeOptions) -> RecognizerStream:
         return _Stream(self)
@@ -59,6 +61,8 @@ class _Stream:
         return Hypothesis(f"partial {self.samples}")
 
     async def finish(self, audio: Audio | None = None) -> Hypothesis:
+        if self.owner.overloaded:
+            raise EngineOverloadedError("engine overloaded: 3 finals are already waiting")
         self.samples += 0 if audio is None else len(audio)
         self.owner.finishes.append(self.samples)
         await asyncio.sleep(0)
@@ -165,4 +169,23 @@ async def test_the_final_does_not_wait_for_the_partial_in_flight() -> None:
     assert acked == [1]
     assert finals(events) == ["final 8000"]
     assert not [e for e in events if e["type"] == "error"]
+    await t.aclose()
+
+
+async def test_a_final_the_engine_refuses_is_an_overloaded_error_and_the_call_goes_on() -> None:
+    recognizer = Scripted()
+    recognizer.overloaded = True
+    t, events, acked = transcriber(recognizer)
+    await settle()
+    t.submit(FinishSegment(CommitSegment(1, 0, 8000), 0, np.zeros(8000, np.int16), True))
+    await settle()
+    errors = [e for e in events if e["type"] == "error"]
+    assert [(e["code"], e["recoverable"], e["segment_id"]) for e in errors] == [
+        ("overloaded", True, 1)
+    ]
+    assert acked == [1]  # not retried: that would only add load
+    recognizer.overloaded = False
+    t.submit(FinishSegment(CommitSegment(2, 9000, 17000), 9000, np.zeros(8000, np.int16), True))
+    await settle()
+    assert finals(events) == ["final 8000"]
     await t.aclose()

@@ -26,7 +26,7 @@ def test_a_final_starts_before_partials_that_came_first() -> None:
     assert job.payload == "f1"
     assert skipped == []
     assert q.take(0.1) == (None, [])  # the only lane is busy
-    q.done()
+    q.done(job, 0.5)
     job, _ = q.take(0.2)
     assert job is not None
     assert job.payload == "p1"
@@ -42,12 +42,12 @@ def test_finals_run_in_arrival_order() -> None:
 
 def test_a_partial_that_waited_too_long_is_skipped_not_run() -> None:
     q = queue()
-    q.push(JobKind.FINAL, "f", 0.0)
+    final = q.push(JobKind.FINAL, "f", 0.0)
     q.take(0.0)
     q.push(JobKind.PARTIAL, "old", 0.0)
     q.push(JobKind.PARTIAL, "new", 0.5)
     assert [j.payload for j in q.expire(0.6)] == ["old"]
-    q.done()
+    q.done(final, 0.5)
     job, skipped = q.take(0.6)
     assert job is not None
     assert job.payload == "new"
@@ -82,9 +82,24 @@ def test_a_withdrawn_job_never_runs() -> None:
     assert q.take(0.0) == (None, [])
 
 
+def test_finals_that_would_wait_too_long_are_refused() -> None:
+    """The bound is in time: waiting finals times the mean time a final took."""
+    q: EngineQueue[str] = EngineQueue(1, partial_max_wait_s=0.3, max_finals=99, max_final_wait_s=2)
+    first = q.push(JobKind.FINAL, "f0", 0.0)
+    q.take(0.0)
+    q.done(first, 0.5)  # finals take 0.5 s
+    for i in range(4):  # 4 x 0.5 s = 2 s of waiting: still accepted
+        q.push(JobKind.FINAL, f"f{i + 1}", 0.0)
+    with pytest.raises(EngineOverloaded):
+        q.push(JobKind.FINAL, "f5", 0.0)
+    q.push(JobKind.PARTIAL, "p", 0.0)  # partials are never refused: they are skipped
+
+
 def test_done_without_a_running_job_is_a_bug() -> None:
+    q = queue()
+    job = q.push(JobKind.FINAL, "f", 0.0)
     with pytest.raises(RuntimeError):
-        queue().done()
+        q.done(job, 0.1)
 
 
 async def test_lanes_run_a_final_before_queued_partials_and_skip_stale_ones() -> None:
@@ -151,3 +166,23 @@ async def test_a_cancelled_caller_withdraws_its_waiting_job() -> None:
         assert lanes.depth(JobKind.FINAL) == 0
         await asyncio.sleep(0.05)  # a lane is free: a job still queued would have run by now
     assert ran == []
+
+
+async def test_a_final_that_starts_while_others_wait_is_hurried() -> None:
+    gate = threading.Event()
+    with ThreadPoolExecutor(2) as executor:
+        lanes = EngineLanes(executor)
+        busy = asyncio.create_task(lanes.run(JobKind.FINAL, lambda: gate.wait(5)))
+        await asyncio.sleep(0.01)
+        first = asyncio.create_task(
+            lanes.run(JobKind.FINAL, lambda: "beam", hurried=lambda: "greedy")
+        )
+        last = asyncio.create_task(
+            lanes.run(JobKind.FINAL, lambda: "beam", hurried=lambda: "greedy")
+        )
+        await asyncio.sleep(0.01)
+        gate.set()
+        assert await busy
+        assert await first == "greedy"  # another final was waiting when it started
+        assert await last == "beam"  # none was
+    assert lanes.hurried == 1
