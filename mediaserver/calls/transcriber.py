@@ -300,6 +300,8 @@ class CallTranscriber:
             if current is not None and current.cancelling():
                 raise  # this transcriber is being stopped
             return None  # only the speculation was cancelled: decode the usual way
+        except EngineOverloadedError:
+            return None  # refused while speculative: the final asks again, on its own
         # An engine failure of the final's decode is handled as on the usual path: an error
         # event, then the pending segments transcribed again.
 

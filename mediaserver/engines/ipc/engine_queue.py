@@ -15,7 +15,8 @@ re-decode queued by the other calls, which is what made finals seconds late at f
 - while finals wait, the next one starts in its cheaper form where the engine has one (the
   shell's choice; see `EngineLanes`);
 - at most `max_finals` finals wait, and no more than `max_final_wait_s` of them (their count
-  times the mean time a final took, over the lanes): one more is refused (`EngineOverloaded`)
+  times the mean time a final took, over the lanes, is how long a new one would wait to
+  start): one more is refused (`EngineOverloaded`)
   instead of letting every later final of every call fall further behind.
 """
 
@@ -81,7 +82,7 @@ class EngineQueue(Generic[T]):
             waiting = len(self._waiting[kind])
             if waiting >= self.max_finals:
                 raise EngineOverloaded(f"{waiting} finals are already waiting for the engine")
-            wait = (waiting + 1) * self.final_s / self.lanes
+            wait = waiting * self.final_s / self.lanes  # before this one can start
             if wait > self.max_final_wait_s:
                 raise EngineOverloaded(f"finals waiting would take {wait:.1f} s to decode")
         job = Job(kind, payload, now, skippable, next(self._seq))

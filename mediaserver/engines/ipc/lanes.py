@@ -26,7 +26,7 @@ PARTIAL_MAX_WAIT_S = 0.3  # a partial this late is replaced by the next one, ~10
 MAX_WAITING_FINALS = 24
 # A final that would wait longer than this for the engine is refused with an overload error:
 # past it, a caller would rather know now than read a transcript of what was said long ago.
-MAX_FINAL_WAIT_S = 6.0
+MAX_FINAL_WAIT_S = 10.0
 
 
 @dataclass(slots=True)

@@ -88,10 +88,10 @@ def test_finals_that_would_wait_too_long_are_refused() -> None:
     first = q.push(JobKind.FINAL, "f0", 0.0)
     q.take(0.0)
     q.done(first, 0.5)  # finals take 0.5 s
-    for i in range(4):  # 4 x 0.5 s = 2 s of waiting: still accepted
+    for i in range(5):  # the 5th would wait 4 x 0.5 s = 2 s to start: still accepted
         q.push(JobKind.FINAL, f"f{i + 1}", 0.0)
     with pytest.raises(EngineOverloaded):
-        q.push(JobKind.FINAL, "f5", 0.0)
+        q.push(JobKind.FINAL, "f6", 0.0)
     q.push(JobKind.PARTIAL, "p", 0.0)  # partials are never refused: they are skipped
 
 
