@@ -355,7 +355,8 @@ async def run_level(
         level.worker_cpu = (sum(cpu1[1:]) - sum(cpu0[1:])) / wall * 100
         level.load = f"{load0:.1f}-{os.getloadavg()[0]:.1f}"
         for call_id in ids:
-            stats = (await http.get(f"/v1/calls/{call_id}")).json()["stats"]
+            # A call whose media stopped long ago may have timed out and be gone (404).
+            stats = (await http.get(f"/v1/calls/{call_id}")).json().get("stats", {})
             level.speculated += int(stats.get("finals_speculated", 0))
         await asyncio.gather(*(http.delete(f"/v1/calls/{i}") for i in ids))
         with contextlib.suppress(TimeoutError):
