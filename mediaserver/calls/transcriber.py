@@ -89,7 +89,9 @@ class CallTranscriber:
         self._policy: PartialPolicy | None = None
         self._failed: set[int] = set()
         # (utterance, end, decode): a final decoded before the speech end was confirmed.
-        self._speculation: tuple[int, int, asyncio.Task[Hypothesis]] | None = None
+        # utterance -> (end, decode): finals decoded before speech end was confirmed; kept per
+        # utterance, since the next utterance may speculate before this one's final is read.
+        self._speculations: dict[int, tuple[int, asyncio.Task[Hypothesis]]] = {}
         self._accepting: asyncio.Task[Hypothesis] | None = None  # the partial in flight
         self.finals = 0
         self.partials = 0
@@ -111,20 +113,20 @@ class CallTranscriber:
             self._speculate(command)
             return
         if isinstance(command, DropSpeculation):
-            self._drop_speculation()
+            self._drop_speculation(command.utterance)
             return
         if (
             isinstance(command, FinishSegment)
             and self._accepting is not None
-            and self._speculation is not None
-            and self._speculation[:2] == (command.segment.start_sample, command.segment.end_sample)
+            and self._speculated_span(command.segment.start_sample) == command.segment.end_sample
         ):
             self._accepting.cancel()  # its final is decoded already: the partial is moot
         self._queue.append(command)
         self._wakeup.set()
 
     async def aclose(self) -> None:
-        self._drop_speculation()
+        for utterance in list(self._speculations):
+            self._drop_speculation(utterance)
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -260,17 +262,21 @@ class CallTranscriber:
     # -- speculative finals -------------------------------------------------------------------
 
     def _speculate(self, command: SpeculateFinal) -> None:
-        self._drop_speculation()
+        self._drop_speculation(command.utterance)
         if self._recognizer is None or self._task is None:
             return
         task = asyncio.create_task(self._decode_final(command.pcm))
         task.add_done_callback(_retrieve)
-        self._speculation = (command.utterance, command.end, task)
+        self._speculations[command.utterance] = (command.end, task)
 
-    def _drop_speculation(self) -> None:
-        speculation, self._speculation = self._speculation, None
+    def _speculated_span(self, utterance: int) -> int | None:
+        speculation = self._speculations.get(utterance)
+        return None if speculation is None else speculation[0]
+
+    def _drop_speculation(self, utterance: int) -> None:
+        speculation = self._speculations.pop(utterance, None)
         if speculation is not None:
-            speculation[2].cancel()
+            speculation[1].cancel()
 
     async def _decode_final(self, pcm: Pcm16) -> Hypothesis:
         recognizer = self._recognizer
@@ -285,12 +291,14 @@ class CallTranscriber:
     async def _speculated_final(self, command: FinishSegment) -> Hypothesis | None:
         """The speculative decode of exactly this segment's span, if there is one; otherwise
         None (the final is decoded the usual way)."""
-        speculation, self._speculation = self._speculation, None
+        segment = command.segment
+        for utterance in [u for u in self._speculations if u < segment.start_sample]:
+            self._drop_speculation(utterance)  # older speech, committed without it
+        speculation = self._speculations.pop(segment.start_sample, None)
         if speculation is None:
             return None
-        utterance, end, task = speculation
-        segment = command.segment
-        if (utterance, end) != (segment.start_sample, segment.end_sample) or command.fresh:
+        end, task = speculation
+        if end != segment.end_sample or command.fresh:
             task.cancel()
             return None
         try:
@@ -351,7 +359,12 @@ class CallTranscriber:
     async def _failed_command(self, command: EngineCommand, exc: Exception) -> None:
         await self._drop_stream()
         if isinstance(exc, EngineOverloadedError):
-            self._overloaded(command)
+            # Only finals are refused (partials are skipped): say so, never queue minutes of lag.
+            if isinstance(command, FinishSegment):
+                segment_id = command.segment.segment_id
+                message = f"the speech engine is overloaded; segment {segment_id} has no final"
+                self._error("overloaded", message, recoverable=True, segment_id=segment_id)
+                self._ack(segment_id)
             return
         name = type(exc).__name__
         if isinstance(command, FinishSegment) and command.segment.segment_id in self._failed:
@@ -374,16 +387,6 @@ class CallTranscriber:
         for retry in self._recover():
             self._failed.add(retry.segment.segment_id)
             self._queue.append(retry)
-
-    def _overloaded(self, command: EngineCommand) -> None:
-        """The engine refused a final (too many wait): say so and go on, never queue minutes
-        of lag. A refused partial costs nothing: the next chunk opens a new stream."""
-        if not isinstance(command, FinishSegment):
-            return
-        segment_id = command.segment.segment_id
-        message = f"the speech engine is overloaded; segment {segment_id} has no final"
-        self._error("overloaded", message, recoverable=True, segment_id=segment_id)
-        self._ack(segment_id)
 
     def _error(self, code: str, message: str, *, recoverable: bool, **fields: object) -> None:
         self._publish(

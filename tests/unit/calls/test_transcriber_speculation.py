@@ -189,3 +189,25 @@ async def test_a_final_the_engine_refuses_is_an_overloaded_error_and_the_call_go
     await settle()
     assert finals(events) == ["final 8000"]
     await t.aclose()
+
+
+async def test_the_next_utterance_speculating_does_not_cancel_a_final_not_read_yet() -> None:
+    """The queue may be behind: utterance B's speculation starts before A's final is read."""
+    recognizer = Scripted()
+    recognizer.partial_gate = asyncio.Event()  # the queue is stuck on A's partial
+    t, events, acked = transcriber(recognizer)
+    await settle()
+    t.submit(StreamAudio(1, 0, 0, CHUNK))
+    t.submit(SpeculateFinal(0, 8000, np.zeros(8000, np.int16)))
+    await settle()
+    t.submit(SpeculateFinal(16000, 20000, np.zeros(4000, np.int16)))
+    await settle()
+    recognizer.partial_gate.set()
+    t.submit(FinishSegment(CommitSegment(1, 0, 8000), 1600, np.zeros(6400, np.int16), False))
+    t.submit(FinishSegment(CommitSegment(2, 16000, 20000), 16000, np.zeros(4000, np.int16), True))
+    await settle()
+    assert finals(events) == ["final 8000", "final 4000"]
+    assert t.speculations_used == 1  # A's; B's final was fresh (its span given whole)
+    assert recognizer.finishes == [8000, 4000, 4000]
+    assert acked == [1, 2]
+    await t.aclose()
