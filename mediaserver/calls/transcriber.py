@@ -10,7 +10,9 @@ Failures: a model that is not installed gives one `error` (`model_not_found`, na
 so closing is not held up). An engine failure gives a recoverable `error`, and the segments
 still awaiting their final are transcribed again, whole, from the ring buffer (the session
 re-issues them with their ids: nothing duplicated, nothing lost); a segment that fails a second
-time is given up with an unrecoverable `error` naming it.
+time is given up with an unrecoverable `error` naming it. A final the engine cannot serve in
+time (refused by the worker, or still undecoded `MAX_FINAL_AGE_S` after its segment was
+committed) gives a recoverable `overloaded` error naming the segment: bounded lag, not minutes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from mediaserver.audio.pcm import Pcm16
 from mediaserver.calls.postprocess import Postprocess
 from mediaserver.calls.recognizers import Recognizers, RecognizerStream, SpeechRecognizer
+from mediaserver.calls.speculation import Speculations
 from mediaserver.engines.base import (
     Audio,
     Hypothesis,
@@ -49,6 +52,7 @@ from mediaserver.session.events import sample_to_ms
 from mediaserver.session.transcripts import PartialPolicy, confidence, partials_for
 
 _SCALE: Final = np.float32(1.0 / 32768.0)
+MAX_FINAL_AGE_S: Final = 20.0
 
 
 class Publish(Protocol):
@@ -89,13 +93,11 @@ class CallTranscriber:
         self._policy: PartialPolicy | None = None
         self._failed: set[int] = set()
         # (utterance, end, decode): a final decoded before the speech end was confirmed.
-        # utterance -> (end, decode): finals decoded before speech end was confirmed; kept per
-        # utterance, since the next utterance may speculate before this one's final is read.
-        self._speculations: dict[int, tuple[int, asyncio.Task[Hypothesis]]] = {}
+        self._speculations = Speculations(self._decode_final)
         self._accepting: asyncio.Task[Hypothesis] | None = None  # the partial in flight
+        self._committed: dict[int, float] = {}  # segment id -> when its FinishSegment came
         self.finals = 0
         self.partials = 0
-        self.speculations_used = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"transcriber-{self.call_id}")
@@ -110,23 +112,26 @@ class CallTranscriber:
         """Queue a command; never blocks. A speculation starts (or stops) at once, beside
         the queue: it must not wait behind the partial the queue may be waiting for."""
         if isinstance(command, SpeculateFinal):
-            self._speculate(command)
+            if self._recognizer is not None and self._task is not None:
+                self._speculations.start(command)
             return
         if isinstance(command, DropSpeculation):
-            self._drop_speculation(command.utterance)
+            self._speculations.drop(command.utterance)
             return
         if (
             isinstance(command, FinishSegment)
             and self._accepting is not None
-            and self._speculated_span(command.segment.start_sample) == command.segment.end_sample
+            and self._speculations.span_end(command.segment.start_sample)
+            == command.segment.end_sample
         ):
             self._accepting.cancel()  # its final is decoded already: the partial is moot
+        if isinstance(command, FinishSegment):
+            self._committed[command.segment.segment_id] = asyncio.get_running_loop().time()
         self._queue.append(command)
         self._wakeup.set()
 
     async def aclose(self) -> None:
-        for utterance in list(self._speculations):
-            self._drop_speculation(utterance)
+        self._speculations.close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -243,14 +248,18 @@ class CallTranscriber:
                 )
             return
         segment = command.segment
-        speculated = await self._speculated_final(command)
+        speculated = await self._speculations.take(command)
+        committed = self._committed.pop(segment.segment_id, None)
+        if speculated is None and committed is not None:
+            age = asyncio.get_running_loop().time() - committed
+            if age > MAX_FINAL_AGE_S:  # decoding it now would only push the next ones later
+                raise EngineOverloadedError(f"the final waited {age:.0f} s for the engine")
         if speculated is not None:
             assert self._recognizer is not None
             policy = partials_for(self._recognizer.architecture)
             if self._utterance == segment.start_sample and self._policy is not None:
                 policy = self._policy  # the words its partials published stand
             await self._drop_stream()  # its partials are no longer wanted
-            self.speculations_used += 1
             await self._publish_final(command, policy.final(speculated), speculated)
             return
         stream, policy = await self._stream_for(segment.start_sample, fresh=command.fresh)
@@ -259,26 +268,8 @@ class CallTranscriber:
         self._stream, self._utterance, self._policy = None, None, None
         await self._publish_final(command, policy.final(hypothesis), hypothesis)
 
-    # -- speculative finals -------------------------------------------------------------------
-
-    def _speculate(self, command: SpeculateFinal) -> None:
-        self._drop_speculation(command.utterance)
-        if self._recognizer is None or self._task is None:
-            return
-        task = asyncio.create_task(self._decode_final(command.pcm))
-        task.add_done_callback(_retrieve)
-        self._speculations[command.utterance] = (command.end, task)
-
-    def _speculated_span(self, utterance: int) -> int | None:
-        speculation = self._speculations.get(utterance)
-        return None if speculation is None else speculation[0]
-
-    def _drop_speculation(self, utterance: int) -> None:
-        speculation = self._speculations.pop(utterance, None)
-        if speculation is not None:
-            speculation[1].cancel()
-
     async def _decode_final(self, pcm: Pcm16) -> Hypothesis:
+        """A speculative final: on a stream of its own, its audio given with `finish`."""
         recognizer = self._recognizer
         assert recognizer is not None
         stream = await recognizer.open_stream(self._transcribe_options(recognizer))
@@ -287,31 +278,6 @@ class CallTranscriber:
         except BaseException:
             await stream.aclose()
             raise
-
-    async def _speculated_final(self, command: FinishSegment) -> Hypothesis | None:
-        """The speculative decode of exactly this segment's span, if there is one; otherwise
-        None (the final is decoded the usual way)."""
-        segment = command.segment
-        for utterance in [u for u in self._speculations if u < segment.start_sample]:
-            self._drop_speculation(utterance)  # older speech, committed without it
-        speculation = self._speculations.pop(segment.start_sample, None)
-        if speculation is None:
-            return None
-        end, task = speculation
-        if end != segment.end_sample or command.fresh:
-            task.cancel()
-            return None
-        try:
-            return await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # this transcriber is being stopped
-            return None  # only the speculation was cancelled: decode the usual way
-        except EngineOverloadedError:
-            return None  # refused while speculative: the final asks again, on its own
-        # An engine failure of the final's decode is handled as on the usual path: an error
-        # event, then the pending segments transcribed again.
 
     async def _publish_final(self, command: FinishSegment, raw: str, hyp: Hypothesis) -> None:
         segment = command.segment
@@ -393,8 +359,7 @@ class CallTranscriber:
             call_events.error(self.call_id, code, message, recoverable=recoverable, **fields)
         )
 
-
-def _retrieve(task: asyncio.Task[Hypothesis]) -> None:
-    # A speculation nobody awaited (dropped, or its call closed): its error is not news.
-    if not task.cancelled():
-        task.exception()
+    @property
+    def speculations_used(self) -> int:
+        """Finals that were the speculative decode."""
+        return self._speculations.used

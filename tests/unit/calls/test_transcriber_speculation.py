@@ -8,7 +8,9 @@ import asyncio
 from typing import Any
 
 import numpy as np
+import pytest
 
+from mediaserver.calls import transcriber as transcriber_module
 from mediaserver.calls.postprocess import PassThrough
 from mediaserver.calls.recognizers import RecognizerStream, SpeechRecognizer
 from mediaserver.calls.transcriber import CallTranscriber
@@ -209,5 +211,26 @@ async def test_the_next_utterance_speculating_does_not_cancel_a_final_not_read_y
     assert finals(events) == ["final 8000", "final 4000"]
     assert t.speculations_used == 1  # A's; B's final was fresh (its span given whole)
     assert recognizer.finishes == [8000, 4000, 4000]
+    assert acked == [1, 2]
+    await t.aclose()
+
+
+async def test_a_final_left_undecoded_too_long_is_an_overloaded_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past MAX_FINAL_AGE_S after its commit a final is not decoded (an `overloaded` error
+    instead): lag stays bounded. A speculative decode already made is still used."""
+    monkeypatch.setattr(transcriber_module, "MAX_FINAL_AGE_S", -1.0)  # every final is late
+    recognizer = Scripted()
+    t, events, acked = transcriber(recognizer)
+    await settle()
+    t.submit(StreamAudio(1, 0, 0, CHUNK))
+    t.submit(FinishSegment(CommitSegment(1, 0, 8000), 1600, np.zeros(6400, np.int16), False))
+    t.submit(SpeculateFinal(9000, 17000, np.zeros(8000, np.int16)))
+    t.submit(FinishSegment(CommitSegment(2, 9000, 17000), 9000, np.zeros(8000, np.int16), False))
+    await settle()
+    errors = [(e["code"], e["segment_id"]) for e in events if e["type"] == "error"]
+    assert errors == [("overloaded", 1)]
+    assert finals(events) == ["final 8000"]  # segment 2's speculation
     assert acked == [1, 2]
     await t.aclose()
