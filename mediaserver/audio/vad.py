@@ -94,17 +94,17 @@ class _Hysteresis:
         self.speaking = False
         self._candidate = -1  # start of unconfirmed speech, -1 when none
         self._voiced_end = 0  # end of the last chunk at or above the threshold
-        self._silence_start = -1  # while speaking: where the current silence began, -1 when none
+        self.silence_start = -1  # while speaking: where the current silence began, -1 when none
         self._last_end = 0  # speech never restarts before the previous end
 
     def update(self, prob: float, start: int, end: int) -> VadEvent | None:
         if self.speaking:
             if prob >= self.threshold:
-                self._silence_start = -1
-            elif prob < self.end_threshold and self._silence_start < 0:
-                self._silence_start = start
-            if self._silence_start >= 0 and end - self._silence_start >= self.min_silence:
-                return self._end(min(self._silence_start + self.pad, end))
+                self.silence_start = -1
+            elif prob < self.end_threshold and self.silence_start < 0:
+                self.silence_start = start
+            if self.silence_start >= 0 and end - self.silence_start >= self.min_silence:
+                return self._end(min(self.silence_start + self.pad, end))
             return None
         if prob >= self.threshold:
             if self._candidate < 0:
@@ -114,7 +114,7 @@ class _Hysteresis:
             self._candidate = -1  # a burst too short to be speech
         if self._candidate >= 0 and self._voiced_end - self._candidate >= self.min_speech:
             self.speaking = True
-            self._silence_start = -1
+            self.silence_start = -1
             begin = max(self._candidate - self.pad, self._last_end, 0)
             self._candidate = -1
             return SpeechStart(begin)
@@ -125,13 +125,13 @@ class _Hysteresis:
         self._candidate = -1
         if not self.speaking:
             return None
-        if self._silence_start >= 0:
-            position = min(self._silence_start + self.pad, position)
+        if self.silence_start >= 0:
+            position = min(self.silence_start + self.pad, position)
         return self._end(position)
 
     def _end(self, position: int) -> SpeechEnd:
         self.speaking = False
-        self._silence_start = -1
+        self.silence_start = -1
         self._last_end = position
         return SpeechEnd(position)
 
@@ -180,6 +180,21 @@ class VadStream:
     def position(self) -> int:
         """Samples fed so far (the end of the stream's timeline)."""
         return self._fed
+
+    @property
+    def decided(self) -> int:
+        """Samples of the timeline the VAD has judged so far."""
+        return self._decided
+
+    @property
+    def silence_start(self) -> int | None:
+        """While speaking: where the silence that may end the speech began (None if none).
+
+        Speech ends `min_silence_ms` later unless it resumes; what to do meanwhile (start the
+        final's decode early) is the caller's choice.
+        """
+        h = self._hysteresis
+        return h.silence_start if h.speaking and h.silence_start >= 0 else None
 
     def feed(self, pcm: Pcm16) -> None:
         """Append 16 kHz int16 audio; clearly silent chunks are decided now, others queued.

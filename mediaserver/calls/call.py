@@ -297,6 +297,7 @@ class Call:
             "vad_chunks_skipped": vad.skipped_chunks,
             "partials": self._transcriber.partials,
             "finals": self._transcriber.finals,
+            "finals_speculated": self._transcriber.speculations_used,
             "events_dropped": self._hub.dropped,
             "utterances_spoken": self._speaker.spoken if self._speaker else 0,
             "utterances_cancelled": self._speaker.cancelled if self._speaker else 0,

@@ -27,6 +27,7 @@ from mediaserver.engines.base import (
     Hypothesis,
     ModelLoadError,
     ModelNotFoundError,
+    RedecodingStream,
     SttEngine,
     SttStream,
     TranscribeOptions,
@@ -41,8 +42,8 @@ class RecognizerStream(Protocol):
     async def accept(self, audio: Audio) -> Hypothesis:
         """More audio (>= 100 ms, float32 16 kHz): the hypothesis for the utterance so far."""
 
-    async def finish(self) -> Hypothesis:
-        """No more audio: the final hypothesis."""
+    async def finish(self, audio: Audio | None = None) -> Hypothesis:
+        """No more audio after `audio` (if given, no partial is made for it): the final."""
 
     async def aclose(self) -> None:
         """Abandon the stream (no final wanted)."""
@@ -85,8 +86,18 @@ class _LocalStream:
     async def accept(self, audio: Audio) -> Hypothesis:
         return await self.run(lambda: self.stream.accept(audio))
 
-    async def finish(self) -> Hypothesis:
-        return await self.run(self.stream.finish)
+    async def finish(self, audio: Audio | None = None) -> Hypothesis:
+        stream = self.stream
+
+        def final() -> Hypothesis:
+            if audio is not None and len(audio):
+                if isinstance(stream, RedecodingStream):
+                    stream.append(audio)
+                else:
+                    stream.accept(audio)
+            return stream.finish()
+
+        return await self.run(final)
 
     async def aclose(self) -> None:
         return None

@@ -11,7 +11,9 @@ model that fails to load, and the call runs on without transcripts (segments are
 so closing is not held up). An engine failure gives a recoverable `error`, and the segments
 still awaiting their final are transcribed again, whole, from the ring buffer (the session
 re-issues them with their ids: nothing duplicated, nothing lost); a segment that fails a second
-time is given up with an unrecoverable `error` naming it.
+time is given up with an unrecoverable `error` naming it. A final the engine cannot serve in
+time (refused by the worker, or still undecoded `MAX_FINAL_AGE_S` after its segment was
+committed) gives a recoverable `overloaded` error naming the segment: bounded lag, not minutes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 from mediaserver.audio.pcm import Pcm16
 from mediaserver.calls.postprocess import Postprocess
 from mediaserver.calls.recognizers import Recognizers, RecognizerStream, SpeechRecognizer
+from mediaserver.calls.speculation import Speculations
 from mediaserver.engines.base import (
     Audio,
     Hypothesis,
@@ -34,15 +37,23 @@ from mediaserver.engines.base import (
     ModelNotFoundError,
     TranscribeOptions,
 )
-from mediaserver.engines.errors import EngineError
+from mediaserver.engines.errors import EngineError, EngineOverloadedError
 from mediaserver.session import call_events
-from mediaserver.session.call_core import EngineCommand, FinishSegment, StreamAudio
+from mediaserver.session.call_core import (
+    DropSpeculation,
+    EngineCommand,
+    FinishSegment,
+    SpeculateFinal,
+    Speculation,
+    StreamAudio,
+)
 from mediaserver.session.call_events import EventDict
 from mediaserver.session.call_options import CallOptions
 from mediaserver.session.events import sample_to_ms
 from mediaserver.session.transcripts import PartialPolicy, confidence, partials_for
 
 _SCALE: Final = np.float32(1.0 / 32768.0)
+MAX_FINAL_AGE_S: Final = 20.0
 
 
 class Publish(Protocol):
@@ -82,6 +93,10 @@ class CallTranscriber:
         self._utterance: int | None = None
         self._policy: PartialPolicy | None = None
         self._failed: set[int] = set()
+        # (utterance, end, decode): a final decoded before the speech end was confirmed.
+        self._speculations = Speculations(self._decode_final)
+        self._accepting: asyncio.Task[Hypothesis] | None = None  # the partial in flight
+        self._committed: dict[int, float] = {}  # segment id -> when its FinishSegment came
         self.finals = 0
         self.partials = 0
 
@@ -94,12 +109,30 @@ class CallTranscriber:
         if not task.cancelled() and task.exception() is not None:
             self._crashed(task.exception() or RuntimeError("transcriber ended"))
 
-    def submit(self, command: EngineCommand) -> None:
-        """Queue a command; never blocks."""
+    def submit(self, command: EngineCommand | Speculation) -> None:
+        """Queue a command; never blocks. A speculation starts (or stops) at once, beside
+        the queue: it must not wait behind the partial the queue may be waiting for."""
+        if isinstance(command, SpeculateFinal):
+            if self._recognizer is not None and self._task is not None:
+                self._speculations.start(command)
+            return
+        if isinstance(command, DropSpeculation):
+            self._speculations.drop(command.utterance)
+            return
+        if (
+            isinstance(command, FinishSegment)
+            and self._accepting is not None
+            and self._speculations.span_end(command.segment.start_sample)
+            == command.segment.end_sample
+        ):
+            self._accepting.cancel()  # its final is decoded already: the partial is moot
+        if isinstance(command, FinishSegment):
+            self._committed[command.segment.segment_id] = asyncio.get_running_loop().time()
         self._queue.append(command)
         self._wakeup.set()
 
     async def aclose(self) -> None:
+        self._speculations.close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -188,7 +221,20 @@ class CallTranscriber:
     async def _handle(self, command: EngineCommand) -> None:
         if isinstance(command, StreamAudio):
             stream, policy = await self._stream_for(command.utterance, fresh=False)
-            hypothesis = await stream.accept(to_audio(command.pcm))
+            # Its own task, so that a final decoded ahead (see `submit`) need not wait for it.
+            accept = asyncio.create_task(stream.accept(to_audio(command.pcm)))
+            self._accepting = accept
+            try:
+                await asyncio.wait((accept,))
+            finally:
+                self._accepting = None
+                accept.cancel()  # a no-op unless this task is being cancelled
+            if accept.cancelled():  # the stream is mid-answer: close it, keep its policy
+                self._stream = None
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+                return
+            hypothesis = accept.result()
             text = policy.partial(hypothesis)
             if text:
                 self.partials += 1
@@ -203,12 +249,36 @@ class CallTranscriber:
                 )
             return
         segment = command.segment
+        speculated = await self._speculations.take(command)
+        committed = self._committed.pop(segment.segment_id, None)
+        if speculated is None and committed is not None:
+            age = asyncio.get_running_loop().time() - committed
+            if age > MAX_FINAL_AGE_S:  # decoding it now would only push the next ones later
+                raise EngineOverloadedError(f"the final waited {age:.0f} s for the engine")
+        if speculated is not None:
+            assert self._recognizer is not None
+            policy = partials_for(self._recognizer.architecture)
+            if self._utterance == segment.start_sample and self._policy is not None:
+                policy = self._policy  # the words its partials published stand
+            await self._drop_stream()  # its partials are no longer wanted
+            await self._publish_final(command, policy.final(speculated), speculated)
+            return
         stream, policy = await self._stream_for(segment.start_sample, fresh=command.fresh)
-        if len(command.pcm):
-            await stream.accept(to_audio(command.pcm))
-        hypothesis = await stream.finish()
+        # The tail goes with the finish: a partial decode of it would only delay the final.
+        hypothesis = await stream.finish(to_audio(command.pcm) if len(command.pcm) else None)
         self._stream, self._utterance, self._policy = None, None, None
         await self._publish_final(command, policy.final(hypothesis), hypothesis)
+
+    async def _decode_final(self, pcm: Pcm16) -> Hypothesis:
+        """A speculative final: on a stream of its own, its audio given with `finish`."""
+        recognizer = self._recognizer
+        assert recognizer is not None
+        stream = await recognizer.open_stream(self._transcribe_options(recognizer))
+        try:
+            return await stream.finish(to_audio(pcm))
+        except BaseException:
+            await stream.aclose()
+            raise
 
     async def _publish_final(self, command: FinishSegment, raw: str, hyp: Hypothesis) -> None:
         segment = command.segment
@@ -236,13 +306,15 @@ class CallTranscriber:
             await self._drop_stream()
             recognizer = self._recognizer
             assert recognizer is not None
-            hot_words = self.options.hot_words if recognizer.capabilities.hot_words else ()
-            options = TranscribeOptions(language=self.options.language, hot_words=hot_words)
-            self._stream = await recognizer.open_stream(options)
+            self._stream = await recognizer.open_stream(self._transcribe_options(recognizer))
             self._utterance = utterance
             self._policy = partials_for(recognizer.architecture)
         assert self._policy is not None
         return self._stream, self._policy
+
+    def _transcribe_options(self, recognizer: SpeechRecognizer) -> TranscribeOptions:
+        hot_words = self.options.hot_words if recognizer.capabilities.hot_words else ()
+        return TranscribeOptions(language=self.options.language, hot_words=hot_words)
 
     async def _drop_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -253,6 +325,14 @@ class CallTranscriber:
 
     async def _failed_command(self, command: EngineCommand, exc: Exception) -> None:
         await self._drop_stream()
+        if isinstance(exc, EngineOverloadedError):
+            # Only finals are refused (partials are skipped): say so, never queue minutes of lag.
+            if isinstance(command, FinishSegment):
+                segment_id = command.segment.segment_id
+                message = f"the speech engine is overloaded; segment {segment_id} has no final"
+                self._error("overloaded", message, recoverable=True, segment_id=segment_id)
+                self._ack(segment_id)
+            return
         name = type(exc).__name__
         if isinstance(command, FinishSegment) and command.segment.segment_id in self._failed:
             segment_id = command.segment.segment_id
@@ -279,3 +359,8 @@ class CallTranscriber:
         self._publish(
             call_events.error(self.call_id, code, message, recoverable=recoverable, **fields)
         )
+
+    @property
+    def speculations_used(self) -> int:
+        """Finals that were the speculative decode."""
+        return self._speculations.used

@@ -40,9 +40,9 @@ class _WorkerStream:
     async def accept(self, audio: Audio) -> Hypothesis:
         return await self._remote.accept(audio)
 
-    async def finish(self) -> Hypothesis:
+    async def finish(self, audio: Audio | None = None) -> Hypothesis:
         try:
-            return await self._remote.complete()
+            return await self._remote.complete(audio)
         finally:
             await self._stack.aclose()
 

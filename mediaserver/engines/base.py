@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -96,6 +96,24 @@ class SttStream(Protocol):
 
     def finish(self) -> Hypothesis:
         """No more audio: return the final hypothesis (`is_final=True`)."""
+
+
+@runtime_checkable
+class RedecodingStream(Protocol):
+    """A stream whose partials are whole re-decodes (encoder-decoder models): buffering audio
+    is cheap and a re-decode may be skipped, so the worker can schedule the expensive part."""
+
+    def append(self, audio: Audio) -> bool:
+        """Buffer more audio; True when enough is new that a re-decode is due."""
+
+    def redecode(self) -> Hypothesis:
+        """Decode everything so far (the partial)."""
+
+    def last(self) -> Hypothesis:
+        """The latest hypothesis, without decoding."""
+
+    def finish_hurried(self) -> Hypothesis:
+        """`finish` with a cheaper search (greedy), when other finals wait for the engine."""
 
 
 class SttEngine(Protocol):

@@ -36,6 +36,15 @@ class WorkerStartError(WorkerUnavailable):
     """The worker process started but could not load its model (the message says why)."""
 
 
+class EngineOverloadedError(EngineError):
+    """The worker has more finals waiting than it can serve in time; this one was refused.
+
+    The call goes on (recoverable); the segment has no final. Retrying would only add load.
+    """
+
+    recoverable = True
+
+
 class QueueFullError(EngineError):
     """Too many requests are waiting for this model; the API answers 503 with Retry-After."""
 

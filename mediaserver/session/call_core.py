@@ -28,7 +28,7 @@ import numpy as np
 from mediaserver.audio.pcm import Pcm16, check_pcm16
 from mediaserver.audio.pipeline import Preprocessor
 from mediaserver.audio.silero import SILERO_CHUNK
-from mediaserver.audio.vad import VadBatcher, VadStream
+from mediaserver.audio.vad import VadBatcher, VadStream, ms_to_samples
 from mediaserver.session.call_events import EventDict, dtmf, error, finals_lost, from_session
 from mediaserver.session.call_options import CallOptions
 from mediaserver.session.events import (
@@ -73,13 +73,32 @@ class FinishSegment:
     fresh: bool  # True: open a new stream for the whole span (abandon any open one)
 
 
+@dataclass(frozen=True, slots=True)
+class SpeculateFinal:
+    """Speech may be ending: decode `pcm` (the utterance from `utterance` to `end`) as a
+    final now. If the segment is then committed with exactly this span, its final is this
+    decode; a newer speculation or `DropSpeculation` replaces it."""
+
+    utterance: int
+    end: int
+    pcm: Pcm16
+
+
+@dataclass(frozen=True, slots=True)
+class DropSpeculation:
+    """Speech resumed: the speculative final of `utterance` will not be used."""
+
+    utterance: int
+
+
 EngineCommand = StreamAudio | FinishSegment
+Speculation = SpeculateFinal | DropSpeculation
 
 
 @dataclass(slots=True)
 class CallOutput:
     events: list[EventDict] = field(default_factory=list)
-    commands: list[EngineCommand] = field(default_factory=list)
+    commands: list[EngineCommand | Speculation] = field(default_factory=list)
 
     def extend(self, other: CallOutput) -> None:
         self.events.extend(other.events)
@@ -97,6 +116,8 @@ class CallCore:
         self._pre: Preprocessor | None = None
         self._issued = 0  # segments committed so far (ids are consecutive from 1)
         self._stream: tuple[int, int] | None = None  # (utterance start, samples sent up to)
+        self._speculated: tuple[int, int] | None = None  # (utterance, end) of the speculation
+        self._pad = ms_to_samples(options.vad.speech_pad_ms)
         self.close_reason: str | None = None
 
     # -- views -----------------------------------------------------------------------------
@@ -239,6 +260,7 @@ class CallCore:
 
     def _finish(self, segment: CommitSegment, out: CallOutput) -> None:
         self._issued = segment.segment_id
+        self._speculated = None
         start, end = segment.start_sample, segment.end_sample
         stream, self._stream = self._stream, None
         # The VAD confirms an end after `min_silence_ms` of silence: a stream holding more than
@@ -267,11 +289,31 @@ class CallCore:
         if self._stream is None or self._stream[0] != start:
             self._stream = (start, start)
         sent = self._stream[1]
-        if written - sent >= MIN_CHUNK_SAMPLES:
+        # While the VAD hears a silence that may end the speech, audio waits: if it does end,
+        # the audio goes with the final (no partial decode of silence ahead of it); if speech
+        # resumes, the next chunk carries it.
+        if written - sent >= MIN_CHUNK_SAMPLES and self.vad.silence_start is None:
             out.commands.append(
                 StreamAudio(self._issued + 1, start, sent, self.read(sent, written))
             )
             self._stream = (start, written)
+        self._speculate(start, written, out)
+
+    def _speculate(self, start: int, written: int, out: CallOutput) -> None:
+        """Start the final's decode once the silence that may end the speech has lasted
+        `speech_pad_ms`: the span is then known exactly (speech ends at silence + pad), and
+        the rest of `min_silence_ms` is time the decode runs ahead of the speech_end."""
+        silence = self.vad.silence_start
+        if silence is None or silence <= start:
+            if self._speculated is not None and self._speculated[0] == start:
+                self._speculated = None  # speech resumed
+                out.commands.append(DropSpeculation(start))
+            return
+        end = silence + self._pad
+        if self._speculated == (start, end) or min(self.vad.decided, written) < end:
+            return
+        self._speculated = (start, end)
+        out.commands.append(SpeculateFinal(start, end, self.read(start, end)))
 
 
 def error_output(call_id: str, code: str, message: str, *, recoverable: bool) -> CallOutput:

@@ -194,11 +194,11 @@ class _Stream:
     async def accept(self, audio: Audio) -> Hypothesis:
         return await self._inner.accept(audio)
 
-    async def finish(self) -> Hypothesis:
+    async def finish(self, audio: Audio | None = None) -> Hypothesis:
         if self._owner.failures == 0:
             self._owner.failures += 1
             raise ConnectionResetError("worker died")
-        return await self._inner.finish()
+        return await self._inner.finish(audio)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -33,6 +33,7 @@ from mediaserver.engines.base import (
 from mediaserver.engines.errors import (
     EngineError,
     EngineFailure,
+    EngineOverloadedError,
     EngineRequestError,
     EngineTimeout,
     RequestCancelledError,
@@ -82,6 +83,8 @@ def error_from_status(code: grpc.StatusCode, details: str) -> EngineError:
         return EngineTimeout(f"worker did not answer in time: {details}")
     if code == grpc.StatusCode.CANCELLED:
         return RequestCancelledError(details)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and details.startswith("engine overloaded"):
+        return EngineOverloadedError(details)
     if code == grpc.StatusCode.INTERNAL and details.startswith("engine error:"):
         return EngineFailure(details)
     # UNAVAILABLE (socket closed, connection refused or reset) and anything else the transport
@@ -300,9 +303,13 @@ class RemoteSttStream:
     async def push(self, audio: PcmAudio) -> None:
         await self._send(pb.StreamInput(audio=convert.audio_to_pb(audio)))
 
-    async def finish(self) -> None:
-        """No more audio: the worker answers with the final hypothesis."""
-        await self._send(pb.StreamInput(finish=pb.StreamFinish()))
+    async def finish(self, audio: PcmAudio | None = None) -> None:
+        """No more audio (after `audio`, if given): the worker answers with the final
+        hypothesis, and `audio` is not answered with a partial of its own."""
+        finish = pb.StreamFinish()
+        if audio is not None and len(audio):
+            finish.audio.CopyFrom(convert.audio_to_pb(audio))
+        await self._send(pb.StreamInput(finish=finish))
         self._input_done = True
         self._outbox.put_nowait(None)
 
@@ -345,9 +352,10 @@ class RemoteSttStream:
             raise RuntimeError("stream already finished")
         return hypothesis
 
-    async def complete(self) -> Hypothesis:
-        """Finish and return the final hypothesis (skipping any partials still in flight)."""
-        await self.finish()
+    async def complete(self, audio: PcmAudio | None = None) -> Hypothesis:
+        """Finish (after `audio`, if given) and return the final hypothesis (skipping any
+        partials still in flight)."""
+        await self.finish(audio)
         final: Hypothesis | None = None
         while (hypothesis := await self.read()) is not None:
             final = hypothesis

@@ -21,8 +21,18 @@ from typing import Any, TypeVar
 import grpc
 import numpy as np
 
-from mediaserver.engines.base import Audio, ModelInfo, SttEngine, SttStream, TranscribeOptions
+from mediaserver.engines.base import (
+    Audio,
+    Hypothesis,
+    ModelInfo,
+    RedecodingStream,
+    SttEngine,
+    SttStream,
+    TranscribeOptions,
+)
 from mediaserver.engines.ipc import convert
+from mediaserver.engines.ipc.engine_queue import EngineOverloaded, JobKind
+from mediaserver.engines.ipc.lanes import EngineLanes
 from mediaserver.engines.ipc.proto import engine_pb2 as pb
 from mediaserver.engines.ipc.proto import engine_pb2_grpc as pb_grpc
 from mediaserver.engines.tts.base import TtsEngine
@@ -52,6 +62,9 @@ class WorkerState:
         self.model = model
         self.kind = kind
         self.executor = executor
+        # Stream decodes (partials, finals) take turns on one lane, finals first; whole-file
+        # transcriptions run on the executor beside them.
+        self.lanes = EngineLanes(executor)
         self.loaded = False
         self.load_error = ""
         self.load_error_reported = asyncio.Event()
@@ -121,6 +134,8 @@ async def abort_for(context: grpc.aio.ServicerContext[Any, Any], exc: BaseExcept
         await context.abort(grpc.StatusCode.CANCELLED, "request cancelled")
     if isinstance(exc, ValueError):
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    if isinstance(exc, EngineOverloaded):
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"engine overloaded: {exc}")
     await context.abort(grpc.StatusCode.INTERNAL, f"engine error: {type(exc).__name__}: {exc}")
 
 
@@ -268,14 +283,36 @@ class SttServicer(_ControlMethods, pb_grpc.SttWorkerServicer):  # type: ignore[m
             if kind == "audio":
                 audio = convert.audio_from_pb(msg.audio)
                 received += len(audio)
-                hypothesis = await self.state.run(stream.accept, audio)
+                hypothesis = await self._partial(stream, audio)
                 yield convert.hypothesis_to_pb(hypothesis, received / convert.STT_RATE)
             elif kind == "finish":
-                final = await self.state.run(stream.finish)
+                if msg.finish.HasField("audio"):
+                    tail = convert.audio_from_pb(msg.finish.audio)
+                    received += len(tail)
+                    await self._append(stream, tail)
+                hurried = stream.finish_hurried if isinstance(stream, RedecodingStream) else None
+                final = await self.state.lanes.run(JobKind.FINAL, stream.finish, hurried=hurried)
                 yield convert.hypothesis_to_pb(final, received / convert.STT_RATE)
                 return
             else:
                 raise ValueError(f"unexpected {kind!r} message after config")
+
+    async def _partial(self, stream: SttStream, audio: Audio) -> Hypothesis:
+        lanes = self.state.lanes
+        if isinstance(stream, RedecodingStream):
+            # Buffering is cheap (done here); only a due re-decode waits for the engine, and
+            # one that goes stale while waiting is answered with the previous hypothesis.
+            if not stream.append(audio):
+                return stream.last()
+            return await lanes.run(JobKind.PARTIAL, stream.redecode, skip=stream.last)
+        return await lanes.run(JobKind.PARTIAL, functools.partial(stream.accept, audio))
+
+    async def _append(self, stream: SttStream, audio: Audio) -> None:
+        """Audio right before the final: no partial is wanted for it."""
+        if isinstance(stream, RedecodingStream):
+            stream.append(audio)
+        else:  # a streaming engine must see every chunk in order
+            await self.state.lanes.run(JobKind.FINAL, functools.partial(stream.accept, audio))
 
 
 class TtsServicer(_ControlMethods, pb_grpc.TtsWorkerServicer):  # type: ignore[misc]  # generated base

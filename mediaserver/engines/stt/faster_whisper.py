@@ -7,10 +7,9 @@ them); hot words go in through faster-whisper's `hotwords` prompt, context throu
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -182,8 +181,13 @@ class FasterWhisperEngine:
             "compute_type": self._settings.compute_type,
         }
 
-    def hypothesis(self, audio: Audio, options: TranscribeOptions, *, final: bool) -> Hypothesis:
-        """Decode one whole utterance (used by `WhisperStream`)."""
+    def hypothesis(
+        self, audio: Audio, options: TranscribeOptions, *, final: bool, hurried: bool = False
+    ) -> Hypothesis:
+        """Decode one whole utterance (used by `WhisperStream`); `hurried`: greedy search,
+        for a final decoded while others wait."""
+        if hurried:
+            options = replace(options, beam_size=1)
         duration = len(audio) / SAMPLE_RATE
         budget = min(
             _STREAM_TOKENS_BASE + int(_STREAM_TOKENS_PER_SECOND * duration), _STREAM_TOKENS_MAX
@@ -193,7 +197,7 @@ class FasterWhisperEngine:
             # it, la, th); every decode in the wrong one scores below the log-prob threshold,
             # so the fallback ladder runs all six temperatures for nothing: 6x the cost of a
             # final that will not improve. One pass: the final comes as fast as a partial.
-            options = dataclasses.replace(options, temperature=0.0)
+            options = replace(options, temperature=0.0)
         segments, _ = self._decode(audio, options, partial=not final, max_new_tokens=budget)
         converted = [_segment(i, raw, duration) for i, raw in enumerate(segments)]
         kept = [s for s in converted if s.text and not looks_hallucinated(s, self._settings)]
@@ -226,7 +230,9 @@ class FasterWhisperEngine:
         kwargs: dict[str, Any] = {
             "language": options.language,
             "task": options.task,
-            "beam_size": options.beam_size,
+            # Partials are redone every half second and replaced: greedy search is enough
+            # for them, and with beam 5 the decoder costs about three times as much.
+            "beam_size": 1 if partial else options.beam_size,
             "word_timestamps": options.word_timestamps,
             "initial_prompt": options.prompt or None,
             "hotwords": ", ".join(options.hot_words) or None,
@@ -268,23 +274,39 @@ class WhisperStream:
         self._finished = False
 
     def accept(self, audio: Audio) -> Hypothesis:
+        return self.redecode() if self.append(audio) else self._last
+
+    def append(self, audio: Audio) -> bool:
         check_audio(audio)
         if self._finished:
             raise ValueError("stream already finished")
         self._chunks.append(audio)
         self._samples += len(audio)
-        if self._samples - self._decoded_samples >= max(self._step_samples, 1):
-            self._last = self._engine.hypothesis(self._audio(), self._options, final=False)
-            self._decoded_samples = self._samples
+        return self._samples - self._decoded_samples >= max(self._step_samples, 1)
+
+    def redecode(self) -> Hypothesis:
+        if self._finished:
+            raise ValueError("stream already finished")
+        samples = self._samples  # audio appended while decoding waits for the next re-decode
+        self._last = self._engine.hypothesis(self._audio(), self._options, final=False)
+        self._decoded_samples = samples
         return self._last
 
-    def finish(self) -> Hypothesis:
+    def last(self) -> Hypothesis:
+        return self._last
+
+    def finish(self, hurried: bool = False) -> Hypothesis:
         if self._finished:
             raise ValueError("stream already finished")
         self._finished = True
         if self._samples == 0:
             return Hypothesis("", is_final=True)
+        if hurried:
+            return self._engine.hypothesis(self._audio(), self._options, final=True, hurried=True)
         return self._engine.hypothesis(self._audio(), self._options, final=True)
+
+    def finish_hurried(self) -> Hypothesis:
+        return self.finish(hurried=True)
 
     def _audio(self) -> Audio:
         if len(self._chunks) > 1:

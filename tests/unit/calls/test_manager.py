@@ -337,7 +337,9 @@ class ScriptedStream:
         self.heard += 1
         return Hypothesis(" ".join(ScriptedRecognizer.WORDS[: self.heard]))
 
-    async def finish(self) -> Hypothesis:
+    async def finish(self, audio: Audio | None = None) -> Hypothesis:
+        if audio is not None:
+            self.heard += 1
         return Hypothesis(SPOKEN, is_final=True)
 
     async def aclose(self) -> None:

@@ -14,7 +14,9 @@ from mediaserver.session.call_core import (
     MIN_CHUNK_SAMPLES,
     CallCore,
     CallOutput,
+    DropSpeculation,
     FinishSegment,
+    SpeculateFinal,
     StreamAudio,
     pcm_from_bytes,
 )
@@ -148,6 +150,36 @@ def test_engine_commands_cover_each_segment_exactly(batcher: VadBatcher, rate: i
     closing = core.close(30.0, batcher, "hangup")
     assert types(closing)[-1] == "session.closed"
     assert closing.events[-1]["reason"] == "hangup"
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_each_final_is_speculated_on_exactly_its_span_before_speech_end(
+    batcher: VadBatcher, rate: int
+) -> None:
+    """Once the silence that ends speech has lasted speech_pad_ms, the core asks for the
+    final's decode on the span the segment then gets (so the speculative final is the final),
+    before the segment is committed; a speculation is dropped only when speech resumes."""
+    audio, _ = conversation(rate)
+    core = CallCore("c1", options(), 0.0)
+    out = run_one(core, audio, batcher, rate)
+    finishes = [c for c in out.commands if isinstance(c, FinishSegment)]
+    for finish in finishes:
+        segment = finish.segment
+        index = out.commands.index(finish)
+        kinds = (SpeculateFinal, DropSpeculation)
+        before = [
+            c
+            for c in out.commands[:index]
+            if isinstance(c, kinds) and c.utterance == segment.start_sample
+        ]
+        last = before[-1]
+        assert isinstance(last, SpeculateFinal)
+        assert last.end == segment.end_sample
+        assert np.array_equal(last.pcm, core.read(segment.start_sample, segment.end_sample))
+        # Speculations replaced without a drop were on earlier silences that speech resumed
+        # after (each is followed by a drop) or the same span asked once.
+        spans = [(c.utterance, c.end) for c in before if isinstance(c, SpeculateFinal)]
+        assert len(spans) == len(set(spans))
 
 
 def test_many_calls_batched_give_the_same_events_as_each_alone(batcher: VadBatcher) -> None:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*mediaserver/engines/ipc/proto/engine.proto\x12\x16mediaserver.engines.v1\"`\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x34\n\x06\x66ormat\x18\x02 \x01(\x0e\x32$.mediaserver.engines.v1.SampleFormat\x12\x13\n\x0bsample_rate\x18\x03 \x01(\x05\"\xdf\x01\n\x11TranscribeOptions\x12\x15\n\x08language\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x13\n\x06prompt\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x11\n\thot_words\x18\x04 \x03(\t\x12\x14\n\x0ctemperatures\x18\x05 \x03(\x01\x12\x17\n\x0fword_timestamps\x18\x06 \x01(\x08\x12\x11\n\tbeam_size\x18\x07 \x01(\x05\x12\x0f\n\x07\x62\x61tched\x18\x08 \x01(\x08\x12\x12\n\nbatch_size\x18\t \x01(\x05\x42\x0b\n\t_languageB\t\n\x07_prompt\"E\n\x04Word\x12\r\n\x05start\x18\x01 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x01\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\"\xd9\x01\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x13\n\x0b\x61vg_logprob\x18\x05 \x01(\x01\x12\x16\n\x0eno_speech_prob\x18\x06 \x01(\x01\x12\x19\n\x11\x63ompression_ratio\x18\x07 \x01(\x01\x12\x13\n\x0btemperature\x18\x08 \x01(\x01\x12\x0e\n\x06tokens\x18\t \x03(\x05\x12+\n\x05words\x18\n \x03(\x0b\x32\x1c.mediaserver.engines.v1.Word\"\x8f\x01\n\nTranscript\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x10\n\x08\x64uration\x18\x03 \x01(\x01\x12\x31\n\x08segments\x18\x04 \x03(\x0b\x32\x1f.mediaserver.engines.v1.Segment\x12\x1c\n\x14language_probability\x18\x05 \x01(\x01\"+\n\x08Progress\x12\x0e\n\x06\x64one_s\x18\x01 \x01(\x01\x12\x0f\n\x07total_s\x18\x02 \x01(\x01\"\x95\x01\n\x15TranscribeFileRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12,\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x1d.mediaserver.engines.v1.Audio\x12:\n\x07options\x18\x03 \x01(\x0b\x32).mediaserver.engines.v1.TranscribeOptions\"\x8e\x01\n\x13TranscribeFileEvent\x12\x34\n\x08progress\x18\x01 \x01(\x0b\x32 .mediaserver.engines.v1.ProgressH\x00\x12\x38\n\ntranscript\x18\x02 \x01(\x0b\x32\".mediaserver.engines.v1.TranscriptH\x00\x42\x07\n\x05\x65vent\"^\n\x0cStreamConfig\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12:\n\x07options\x18\x02 \x01(\x0b\x32).mediaserver.engines.v1.TranscribeOptions\"\x0e\n\x0cStreamFinish\"\xb6\x01\n\x0bStreamInput\x12\x36\n\x06\x63onfig\x18\x01 \x01(\x0b\x32$.mediaserver.engines.v1.StreamConfigH\x00\x12.\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x1d.mediaserver.engines.v1.AudioH\x00\x12\x36\n\x06\x66inish\x18\x03 \x01(\x0b\x32$.mediaserver.engines.v1.StreamFinishH\x00\x42\x07\n\x05input\"j\n\nHypothesis\x12\x0c\n\x04text\x18\x01 \x01(\t\x12+\n\x05words\x18\x02 \x03(\x0b\x32\x1c.mediaserver.engines.v1.Word\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x0f\n\x07\x61udio_s\x18\x04 \x01(\x01\"#\n\rCancelRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\" \n\rHealthRequest\x12\x0f\n\x07\x64\x65tails\x18\x01 \x01(\x08\"\x9c\x01\n\x0c\x43\x61pabilities\x12\x11\n\thot_words\x18\x01 \x01(\x08\x12\x16\n\x0einitial_prompt\x18\x02 \x01(\x08\x12\x13\n\x0btranslation\x18\x03 \x01(\x08\x12\x1a\n\x12language_detection\x18\x04 \x01(\x08\x12\x17\n\x0fword_timestamps\x18\x05 \x01(\x08\x12\x17\n\x0fnative_partials\x18\x06 \x01(\x08\"\xe2\x02\n\x0eHealthResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0e\n\x06loaded\x18\x04 \x01(\x08\x12\x12\n\nload_error\x18\x05 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x06 \x01(\t\x12:\n\x0c\x63\x61pabilities\x18\x07 \x01(\x0b\x32$.mediaserver.engines.v1.Capabilities\x12\x11\n\trss_bytes\x18\x08 \x01(\x03\x12\x0b\n\x03pid\x18\t \x01(\x05\x12\x17\n\x0f\x61\x63tive_requests\x18\n \x01(\x05\x12\x44\n\x07\x64\x65tails\x18\x0b \x03(\x0b\x32\x33.mediaserver.engines.v1.HealthResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x11SynthesizeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05voice\x18\x03 \x01(\t\x12\x13\n\x0bsample_rate\x18\x04 \x01(\x05\x12\r\n\x05speed\x18\x05 \x01(\x01\"Z\n\x0fSynthesizeChunk\x12\r\n\x05pcm16\x18\x01 \x01(\x0c\x12\x13\n\x0bsample_rate\x18\x02 \x01(\x05\x12\x0f\n\x07is_last\x18\x03 \x01(\x08\x12\x12\n\nduration_s\x18\x04 \x01(\x01*E\n\x0cSampleFormat\x12\x1d\n\x19SAMPLE_FORMAT_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\t\n\x05INT16\x10\x02\x32\x8e\x03\n\tSttWorker\x12n\n\x0eTranscribeFile\x12-.mediaserver.engines.v1.TranscribeFileRequest\x1a+.mediaserver.engines.v1.TranscribeFileEvent0\x01\x12_\n\x10TranscribeStream\x12#.mediaserver.engines.v1.StreamInput\x1a\".mediaserver.engines.v1.Hypothesis(\x01\x30\x01\x12W\n\x06\x43\x61ncel\x12%.mediaserver.engines.v1.CancelRequest\x1a&.mediaserver.engines.v1.CancelResponse\x12W\n\x06Health\x12%.mediaserver.engines.v1.HealthRequest\x1a&.mediaserver.engines.v1.HealthResponse2\xa1\x02\n\tTtsWorker\x12\x62\n\nSynthesize\x12).mediaserver.engines.v1.SynthesizeRequest\x1a\'.mediaserver.engines.v1.SynthesizeChunk0\x01\x12W\n\x06\x43\x61ncel\x12%.mediaserver.engines.v1.CancelRequest\x1a&.mediaserver.engines.v1.CancelResponse\x12W\n\x06Health\x12%.mediaserver.engines.v1.HealthRequest\x1a&.mediaserver.engines.v1.HealthResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*mediaserver/engines/ipc/proto/engine.proto\x12\x16mediaserver.engines.v1\"`\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x34\n\x06\x66ormat\x18\x02 \x01(\x0e\x32$.mediaserver.engines.v1.SampleFormat\x12\x13\n\x0bsample_rate\x18\x03 \x01(\x05\"\xdf\x01\n\x11TranscribeOptions\x12\x15\n\x08language\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x13\n\x06prompt\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x11\n\thot_words\x18\x04 \x03(\t\x12\x14\n\x0ctemperatures\x18\x05 \x03(\x01\x12\x17\n\x0fword_timestamps\x18\x06 \x01(\x08\x12\x11\n\tbeam_size\x18\x07 \x01(\x05\x12\x0f\n\x07\x62\x61tched\x18\x08 \x01(\x08\x12\x12\n\nbatch_size\x18\t \x01(\x05\x42\x0b\n\t_languageB\t\n\x07_prompt\"E\n\x04Word\x12\r\n\x05start\x18\x01 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x01\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\"\xd9\x01\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x13\n\x0b\x61vg_logprob\x18\x05 \x01(\x01\x12\x16\n\x0eno_speech_prob\x18\x06 \x01(\x01\x12\x19\n\x11\x63ompression_ratio\x18\x07 \x01(\x01\x12\x13\n\x0btemperature\x18\x08 \x01(\x01\x12\x0e\n\x06tokens\x18\t \x03(\x05\x12+\n\x05words\x18\n \x03(\x0b\x32\x1c.mediaserver.engines.v1.Word\"\x8f\x01\n\nTranscript\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x10\n\x08\x64uration\x18\x03 \x01(\x01\x12\x31\n\x08segments\x18\x04 \x03(\x0b\x32\x1f.mediaserver.engines.v1.Segment\x12\x1c\n\x14language_probability\x18\x05 \x01(\x01\"+\n\x08Progress\x12\x0e\n\x06\x64one_s\x18\x01 \x01(\x01\x12\x0f\n\x07total_s\x18\x02 \x01(\x01\"\x95\x01\n\x15TranscribeFileRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12,\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x1d.mediaserver.engines.v1.Audio\x12:\n\x07options\x18\x03 \x01(\x0b\x32).mediaserver.engines.v1.TranscribeOptions\"\x8e\x01\n\x13TranscribeFileEvent\x12\x34\n\x08progress\x18\x01 \x01(\x0b\x32 .mediaserver.engines.v1.ProgressH\x00\x12\x38\n\ntranscript\x18\x02 \x01(\x0b\x32\".mediaserver.engines.v1.TranscriptH\x00\x42\x07\n\x05\x65vent\"^\n\x0cStreamConfig\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12:\n\x07options\x18\x02 \x01(\x0b\x32).mediaserver.engines.v1.TranscribeOptions\"<\n\x0cStreamFinish\x12,\n\x05\x61udio\x18\x01 \x01(\x0b\x32\x1d.mediaserver.engines.v1.Audio\"\xb6\x01\n\x0bStreamInput\x12\x36\n\x06\x63onfig\x18\x01 \x01(\x0b\x32$.mediaserver.engines.v1.StreamConfigH\x00\x12.\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x1d.mediaserver.engines.v1.AudioH\x00\x12\x36\n\x06\x66inish\x18\x03 \x01(\x0b\x32$.mediaserver.engines.v1.StreamFinishH\x00\x42\x07\n\x05input\"j\n\nHypothesis\x12\x0c\n\x04text\x18\x01 \x01(\t\x12+\n\x05words\x18\x02 \x03(\x0b\x32\x1c.mediaserver.engines.v1.Word\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x0f\n\x07\x61udio_s\x18\x04 \x01(\x01\"#\n\rCancelRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43\x61ncelResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\" \n\rHealthRequest\x12\x0f\n\x07\x64\x65tails\x18\x01 \x01(\x08\"\x9c\x01\n\x0c\x43\x61pabilities\x12\x11\n\thot_words\x18\x01 \x01(\x08\x12\x16\n\x0einitial_prompt\x18\x02 \x01(\x08\x12\x13\n\x0btranslation\x18\x03 \x01(\x08\x12\x1a\n\x12language_detection\x18\x04 \x01(\x08\x12\x17\n\x0fword_timestamps\x18\x05 \x01(\x08\x12\x17\n\x0fnative_partials\x18\x06 \x01(\x08\"\xe2\x02\n\x0eHealthResponse\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0e\n\x06loaded\x18\x04 \x01(\x08\x12\x12\n\nload_error\x18\x05 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x06 \x01(\t\x12:\n\x0c\x63\x61pabilities\x18\x07 \x01(\x0b\x32$.mediaserver.engines.v1.Capabilities\x12\x11\n\trss_bytes\x18\x08 \x01(\x03\x12\x0b\n\x03pid\x18\t \x01(\x05\x12\x17\n\x0f\x61\x63tive_requests\x18\n \x01(\x05\x12\x44\n\x07\x64\x65tails\x18\x0b \x03(\x0b\x32\x33.mediaserver.engines.v1.HealthResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x11SynthesizeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05voice\x18\x03 \x01(\t\x12\x13\n\x0bsample_rate\x18\x04 \x01(\x05\x12\r\n\x05speed\x18\x05 \x01(\x01\"Z\n\x0fSynthesizeChunk\x12\r\n\x05pcm16\x18\x01 \x01(\x0c\x12\x13\n\x0bsample_rate\x18\x02 \x01(\x05\x12\x0f\n\x07is_last\x18\x03 \x01(\x08\x12\x12\n\nduration_s\x18\x04 \x01(\x01*E\n\x0cSampleFormat\x12\x1d\n\x19SAMPLE_FORMAT_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\t\n\x05INT16\x10\x02\x32\x8e\x03\n\tSttWorker\x12n\n\x0eTranscribeFile\x12-.mediaserver.engines.v1.TranscribeFileRequest\x1a+.mediaserver.engines.v1.TranscribeFileEvent0\x01\x12_\n\x10TranscribeStream\x12#.mediaserver.engines.v1.StreamInput\x1a\".mediaserver.engines.v1.Hypothesis(\x01\x30\x01\x12W\n\x06\x43\x61ncel\x12%.mediaserver.engines.v1.CancelRequest\x1a&.mediaserver.engines.v1.CancelResponse\x12W\n\x06Health\x12%.mediaserver.engines.v1.HealthRequest\x1a&.mediaserver.engines.v1.HealthResponse2\xa1\x02\n\tTtsWorker\x12\x62\n\nSynthesize\x12).mediaserver.engines.v1.SynthesizeRequest\x1a\'.mediaserver.engines.v1.SynthesizeChunk0\x01\x12W\n\x06\x43\x61ncel\x12%.mediaserver.engines.v1.CancelRequest\x1a&.mediaserver.engines.v1.CancelResponse\x12W\n\x06Health\x12%.mediaserver.engines.v1.HealthRequest\x1a&.mediaserver.engines.v1.HealthResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_HEALTHRESPONSE_DETAILSENTRY']._loaded_options = None
   _globals['_HEALTHRESPONSE_DETAILSENTRY']._serialized_options = b'8\001'
-  _globals['_SAMPLEFORMAT']._serialized_start=2396
-  _globals['_SAMPLEFORMAT']._serialized_end=2465
+  _globals['_SAMPLEFORMAT']._serialized_start=2442
+  _globals['_SAMPLEFORMAT']._serialized_end=2511
   _globals['_AUDIO']._serialized_start=70
   _globals['_AUDIO']._serialized_end=166
   _globals['_TRANSCRIBEOPTIONS']._serialized_start=169
@@ -54,29 +54,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMCONFIG']._serialized_start=1173
   _globals['_STREAMCONFIG']._serialized_end=1267
   _globals['_STREAMFINISH']._serialized_start=1269
-  _globals['_STREAMFINISH']._serialized_end=1283
-  _globals['_STREAMINPUT']._serialized_start=1286
-  _globals['_STREAMINPUT']._serialized_end=1468
-  _globals['_HYPOTHESIS']._serialized_start=1470
-  _globals['_HYPOTHESIS']._serialized_end=1576
-  _globals['_CANCELREQUEST']._serialized_start=1578
-  _globals['_CANCELREQUEST']._serialized_end=1613
-  _globals['_CANCELRESPONSE']._serialized_start=1615
-  _globals['_CANCELRESPONSE']._serialized_end=1646
-  _globals['_HEALTHREQUEST']._serialized_start=1648
-  _globals['_HEALTHREQUEST']._serialized_end=1680
-  _globals['_CAPABILITIES']._serialized_start=1683
-  _globals['_CAPABILITIES']._serialized_end=1839
-  _globals['_HEALTHRESPONSE']._serialized_start=1842
-  _globals['_HEALTHRESPONSE']._serialized_end=2196
-  _globals['_HEALTHRESPONSE_DETAILSENTRY']._serialized_start=2150
-  _globals['_HEALTHRESPONSE_DETAILSENTRY']._serialized_end=2196
-  _globals['_SYNTHESIZEREQUEST']._serialized_start=2198
-  _globals['_SYNTHESIZEREQUEST']._serialized_end=2302
-  _globals['_SYNTHESIZECHUNK']._serialized_start=2304
-  _globals['_SYNTHESIZECHUNK']._serialized_end=2394
-  _globals['_STTWORKER']._serialized_start=2468
-  _globals['_STTWORKER']._serialized_end=2866
-  _globals['_TTSWORKER']._serialized_start=2869
-  _globals['_TTSWORKER']._serialized_end=3158
+  _globals['_STREAMFINISH']._serialized_end=1329
+  _globals['_STREAMINPUT']._serialized_start=1332
+  _globals['_STREAMINPUT']._serialized_end=1514
+  _globals['_HYPOTHESIS']._serialized_start=1516
+  _globals['_HYPOTHESIS']._serialized_end=1622
+  _globals['_CANCELREQUEST']._serialized_start=1624
+  _globals['_CANCELREQUEST']._serialized_end=1659
+  _globals['_CANCELRESPONSE']._serialized_start=1661
+  _globals['_CANCELRESPONSE']._serialized_end=1692
+  _globals['_HEALTHREQUEST']._serialized_start=1694
+  _globals['_HEALTHREQUEST']._serialized_end=1726
+  _globals['_CAPABILITIES']._serialized_start=1729
+  _globals['_CAPABILITIES']._serialized_end=1885
+  _globals['_HEALTHRESPONSE']._serialized_start=1888
+  _globals['_HEALTHRESPONSE']._serialized_end=2242
+  _globals['_HEALTHRESPONSE_DETAILSENTRY']._serialized_start=2196
+  _globals['_HEALTHRESPONSE_DETAILSENTRY']._serialized_end=2242
+  _globals['_SYNTHESIZEREQUEST']._serialized_start=2244
+  _globals['_SYNTHESIZEREQUEST']._serialized_end=2348
+  _globals['_SYNTHESIZECHUNK']._serialized_start=2350
+  _globals['_SYNTHESIZECHUNK']._serialized_end=2440
+  _globals['_STTWORKER']._serialized_start=2514
+  _globals['_STTWORKER']._serialized_end=2912
+  _globals['_TTSWORKER']._serialized_start=2915
+  _globals['_TTSWORKER']._serialized_end=3204
 # @@protoc_insertion_point(module_scope)
