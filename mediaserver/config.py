@@ -110,6 +110,9 @@ class RtpSettings:
     media_timeout_s: float = 60.0
     # Valid in-sequence packets from one source before the call locks onto it.
     latch_packets: int = 3
+    # After the first latch, another qualified stream may still take the call over this long
+    # (only if the latched one went quiet; see transports/rtp/latch.py). Asterisk: 5 s.
+    latch_probation_s: float = 5.0
     allowed_sources: tuple[str, ...] = ()
     jitter_delay_ms: int = 60
 
@@ -324,6 +327,7 @@ def _validate(s: Settings) -> None:
             "rtp.port_min..rtp.port_max must be a range within 1024..65535",
         ),
         (s.rtp.latch_packets >= 1, "rtp.latch_packets must be >= 1"),
+        (0 <= s.rtp.latch_probation_s <= 60, "rtp.latch_probation_s must be in 0..60"),
         (0 < s.audiosocket.port < 65536, "audiosocket.port must be 1..65535"),
         (s.session.ring_buffer_s >= 5, "session.ring_buffer_s must be >= 5"),
         (0.5 <= s.session.force_commit_ratio < 1, "session.force_commit_ratio must be in [0.5, 1)"),

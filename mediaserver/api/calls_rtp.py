@@ -2,7 +2,9 @@
 
 Body: the call options (`model`, `language`, `hot_words`, `vad`, `timeouts`, ...) plus the media
 keys read by the RTP transport (`codec`, `sample_rate`, `payload_type`, `dtmf_payload_type`,
-`media_timeout_s`, `allowed_sources`). Answer: `201 {"id", "rtp": {"host", "port"}, "events_url"}`.
+`media_timeout_s`, `allowed_sources`, and `source`: "ip" or "ip:port", the only address whose
+RTP the call accepts; see `transports/rtp/latch.py`).
+Answer: `201 {"id", "rtp": {"host", "port"}, "events_url"}`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ async def create_call(request: Request) -> Response:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
     try:
-        opened = await transport.open_call(body)
+        client = request.client
+        opened = await transport.open_call(body, client_host=client.host if client else None)
     except CallRefused as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     except PortsExhausted as exc:

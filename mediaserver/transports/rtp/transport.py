@@ -23,14 +23,19 @@ from mediaserver.config import RtpSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports.rtp.endpoint import NotLatched, RtpEndpoint
 from mediaserver.transports.rtp.formats import FORMAT_KEYS, RtpFormat
-from mediaserver.transports.rtp.latch import Network, SourceLatch, parse_networks
+from mediaserver.transports.rtp.latch import (
+    ExpectedSource,
+    Network,
+    SourceLatch,
+    parse_networks,
+)
 from mediaserver.transports.rtp.ports import PortPool, PortsExhausted
 from mediaserver.transports.rtp.receiver import RtpReceiver
 
 __all__ = ["NotLatched", "RtpCall", "RtpEndpoint", "RtpTransport"]
 
 # Request keys read by the transport (besides the format); not passed on to the call core.
-TRANSPORT_KEYS = (*FORMAT_KEYS, "media_timeout_s", "allowed_sources")
+TRANSPORT_KEYS = (*FORMAT_KEYS, "media_timeout_s", "allowed_sources", "source")
 # Prometheus outcome label -> endpoint stats key, counted when a call's port is released.
 _OUTCOMES = (
     ("received", "packets_received"),
@@ -78,14 +83,27 @@ class RtpTransport:
         """The endpoint of a live RTP call (e.g. for its ``sender()``); ``KeyError`` if none."""
         return self._by_call[call_id]
 
-    async def open_call(self, request: Mapping[str, Any]) -> RtpCall:
+    async def open_call(
+        self, request: Mapping[str, Any], *, client_host: str | None = None
+    ) -> RtpCall:
         """Bind a port and create the call. ``ValueError`` for bad options, ``PortsExhausted``
-        when no port is free, ``CallRefused`` from the call manager; nothing leaks on error."""
+        when no port is free, ``CallRefused`` from the call manager; nothing leaks on error.
+
+        ``client_host`` is the address that asked for the call: while the latch is on
+        probation, a stream from that host wins over one from elsewhere (see ``latch``)."""
         fmt = RtpFormat.from_options(request)
         media_timeout = _media_timeout(request, self.settings.media_timeout_s)
         networks = _call_networks(request, self._networks)
+        expected = _expected_source(request, self._networks)
         options = {k: v for k, v in request.items() if k not in TRANSPORT_KEYS}
-        latch: SourceLatch[RtpPacket] = SourceLatch(self.settings.latch_packets, networks)
+        latch: SourceLatch[RtpPacket] = SourceLatch(
+            self.settings.latch_packets,
+            networks,
+            expected=expected,
+            preferred_host=client_host,
+            probation_s=self.settings.latch_probation_s,
+            max_step=fmt.sample_rate,  # a timestamp step of more than 1 s is not a stream
+        )
         jitter = JitterBuffer(
             fmt.sample_rate,
             fmt.frame_samples,
@@ -181,6 +199,19 @@ def _media_timeout(request: Mapping[str, Any], default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
         raise ValueError(f"media_timeout_s must be a number in (0, 3600], got {value!r}")
     return float(value)
+
+
+def _expected_source(
+    request: Mapping[str, Any], server: tuple[Network, ...]
+) -> ExpectedSource | None:
+    """The call's expected media ``source`` ("ip" or "ip:port"), inside the server's allowlist."""
+    value = request.get("source")
+    if value is None:
+        return None
+    expected = ExpectedSource.parse(value)
+    if not expected.within(server):
+        raise ValueError(f"source {expected} is outside the server's rtp.allowed_sources")
+    return expected
 
 
 def _call_networks(request: Mapping[str, Any], server: tuple[Network, ...]) -> tuple[Network, ...]:
