@@ -241,6 +241,9 @@ class RealtimeSession:
             await self._report_drops(admission.report)
         if admission.verdict is Verdict.DROP:
             self._metrics.realtime_frames_dropped.inc()
+            # Stop reading a while: uvicorn pauses the socket while we do not receive, so a
+            # flooding client is slowed down by TCP instead of costing us every frame.
+            await asyncio.sleep(admission.pause_s)
             return
         assert self.call is not None
         self.audio_started = True
