@@ -8,9 +8,9 @@ shutdown) we send a hangup frame and close the socket.
 
 Audio beyond real time is held to the same limits as the realtime WebSocket's (`Backpressure`,
 the `websocket` settings): Asterisk sends in real time, so a peer above ``rate_limit_factor``
-is told once per episode with a `session.rate_limit` event on the call, audio beyond the
-``max_backlog_s`` allowance is dropped (`session.frames_dropped`, counted), and while it drops
-the connection stops reading for a while, so TCP slows the peer down.
+is told once per episode with a `session.rate_limit` event on the call, and the connection
+stops reading until its excess has drained, so TCP holds the peer to that rate; audio beyond
+the ``max_backlog_s`` allowance would be dropped (`session.frames_dropped`, counted).
 
 A broken byte stream (``AudioSocketProtocolError``) closes that connection only, after the
 well-formed messages before the bad frame were delivered. The call is created on the first
@@ -50,7 +50,9 @@ from mediaserver.transports.pacing import FramePacer
 
 log = structlog.get_logger("mediaserver.transports.audiosocket")
 
-READ_SIZE = 65536
+# Asterisk sends one 20 ms frame at a time; a peer that sends faster gets read this much per
+# step (~0.1 s of slin16), so the audio one read lets in stays small work for the event loop.
+READ_SIZE = 4096
 # How long a new connection may take to send its UUID and its first audio or DTMF.
 FIRST_MESSAGE_TIMEOUT_S = 10.0
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -88,7 +90,7 @@ class AudioSocketConnection:
         self._backpressure = Backpressure(
             rate_limit_factor=limits.rate_limit_factor, max_backlog_s=limits.max_backlog_s
         )
-        self._pause_s = 0.0  # reading stops this long after the current batch (drops)
+        self._pause_s = 0.0  # reading stops this long after the current batch
         self._loop = asyncio.get_running_loop()
         self._reader = reader
         self._writer = writer
@@ -257,6 +259,8 @@ class AudioSocketConnection:
             self._metrics.audiosocket_frames_dropped.inc()
             self._pause_s += admission.pause_s
             return False
+        # The pause of an accepted frame covers the whole excess so far: the latest one wins.
+        self._pause_s = max(self._pause_s, admission.pause_s)
         return True
 
     @staticmethod

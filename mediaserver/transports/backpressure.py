@@ -10,11 +10,14 @@ Two leaky buckets measure the audio received against the wall clock:
 - the *backlog* bucket drains at real time: it is the audio not yet "due", which the call core
   would have to absorb at once. A frame that would push it past ``max_backlog_s`` is dropped.
 
-A dropped frame also says how long the transport should stop reading (``pause_s``: the frame's
-duration over ``drop_read_factor``): a client flooding at 100x real time would otherwise cost
-the event loop the parsing of every frame it sends only to drop it. Paused, the socket's
-buffers fill and TCP slows the client down; what it still gets read is at most
-``drop_read_factor`` x real time, so a flood costs about what a few calls cost.
+Each verdict also says how long the transport should stop reading (``pause_s``), which is how
+input beyond the rate is refused at the edge: paused, the socket's buffers fill and TCP slows
+the client down, so it costs us neither the parsing of frames it sends 100x too fast nor a
+burst of audio the call would have to absorb at once. An accepted frame that leaves more than
+``burst_s`` of excess asks for the time the excess takes to drain at ``rate_limit_factor``;
+a client that sends at that rate is held there without losing anything. A dropped frame (the
+backlog bucket overflowed, when a transport cannot pause) asks for its duration over
+``drop_read_factor``, so what is read only to be dropped stays within that many x real time.
 
 Dropped frames are reported in batches: the first drop at once, then at most one report per
 ``report_interval_s`` (on whichever frame comes next, dropped or not) and the remainder from
@@ -133,7 +136,8 @@ class Backpressure:
             report = self._record_drop(duration_s, now)
             return Admission(Verdict.DROP, report, duration_s / self.drop_read_factor)
         self._backlog_s += duration_s
-        return Admission(verdict, self._due_report(now))
+        pause = max(0.0, self._excess_s - self.burst_s) / self.rate_limit_factor
+        return Admission(verdict, self._due_report(now), pause)
 
     def flush(self, now: float) -> DropReport | None:
         """The drops not reported yet (at the end of a session)."""
