@@ -108,17 +108,24 @@ def test_an_expected_source_pins_the_call_whoever_sends_first() -> None:
     assert host_only.source == ((PBX[0], 20002), 0x3333)
 
 
-def test_the_ssrc_is_pinned_a_new_one_from_the_same_sender_waits_for_the_old_to_stop() -> None:
+def test_the_ssrc_is_pinned_after_probation_even_from_the_same_address() -> None:
     latch: SourceLatch[str] = SourceLatch(3, probation_s=1.0)
     old, spoof = Stream(PBX, PBX_SSRC), Stream(PBX, 0x9999)
-    run(latch, (old, 0.0, 4.0), (spoof, 2.0, 3.0))  # same address, live stream: refused
+    run(latch, (old, 0.0, 4.0), (spoof, 2.0, 3.0))  # a spoofer with the PBX's address
     assert latch.source == (PBX, PBX_SSRC)
-    # Asterisk picks a new SSRC when the bridged source changes: the old stream stops.
-    renewed = Stream(PBX, 0x4444)
-    played = run(latch, (renewed, 4.0, 5.0))
-    assert latch.source == (PBX, 0x4444)
+    renewed = Stream(PBX, 0x4444)  # the old stream stopped: still nobody else, ever
+    assert run(latch, (renewed, 4.0, 5.0)) == []
+    assert latch.source == (PBX, PBX_SSRC)
+
+
+def test_during_probation_a_new_ssrc_from_the_sender_takes_over_once_the_old_stops() -> None:
+    latch: SourceLatch[str] = SourceLatch(3)
+    old, renewed = Stream(PBX, PBX_SSRC), Stream(PBX, 0x4444)
+    run(latch, (old, 0.0, 1.0))
+    played = run(latch, (renewed, 1.0, 2.0))
     # Held until the old one had been quiet 0.25 s, then released: none of it lost.
     assert len(played) == 50
+    assert latch.source == (PBX, 0x4444)
     assert latch.takeovers == 1
 
 

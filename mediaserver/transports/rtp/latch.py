@@ -18,9 +18,11 @@ A call's port is open to anyone who can reach it, so the call locks onto one *st
    (``preferred_host``, the API client's address) and the latched one does not. So a stranger
    who sprays a few packets at the port before the PBX's first packet loses the call again
    as soon as the PBX streams, and cannot take over a PBX that is already streaming.
-5. **Locked.** After probation only the latched address may change stream: a new SSRC from the
-   same address and port (Asterisk picks a new SSRC when the bridged source changes) takes
-   over under the same quiet rule. Any other address is rejected for the rest of the call.
+5. **Locked.** After probation the (address, SSRC) pair is pinned for the rest of the call:
+   anything else is rejected, a new SSRC from the same address and port included (a blind
+   spoofer who knows the PBX's address still has to guess 32 bits). The price: a PBX that
+   changes its SSRC after probation (Asterisk does when the bridged source changes, e.g. on a
+   transfer) is not heard any more, and the call ends on its media timeout.
 
 Rejected packets never reach the jitter buffer, the VAD or the call state; ``rejected`` counts
 them. What this cannot do: tell a stranger who streams a perfect, continuous RTP stream from
@@ -227,7 +229,7 @@ class SourceLatch(Generic[T]):
 
     def _may_take_part(self, address: Address, now: float) -> bool:
         if self._address is not None and now - self._latched_at >= self.probation_s:
-            return address == self._address  # locked: only the latched sender may re-key
+            return False  # locked: (address, SSRC) pinned for good
         if self._expected is not None and not self._expected.matches(address):
             return False
         return source_allowed(str(address[0]), self._networks)
@@ -265,7 +267,7 @@ class SourceLatch(Generic[T]):
         if self._address is None:
             return True
         if now - self._last_at >= self.quiet_s:
-            return True  # the latched stream stopped: a burst, or a sender that re-keyed
+            return True  # the latched stream stopped: a burst, or a sender that re-keyed early
         preferred = self._preferred
         return (
             preferred is not None

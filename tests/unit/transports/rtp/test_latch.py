@@ -38,7 +38,7 @@ def test_after_probation_other_address_or_ssrc_is_rejected_and_counted() -> None
     assert latch.offer(OTHER, 7, 3, ts(3), 3, later) == []  # same SSRC, other address
     assert latch.offer((PBX[0], PBX[1] + 1), 7, 3, ts(3), 4, later) == []  # other port
     assert latch.rejected == 2
-    # A new SSRC from the latched address waits while the latched stream is live.
+    # After probation the SSRC is pinned too: a new one from the latched address is refused.
     assert latch.offer(PBX, 8, 3, ts(3), 5, later) == []
     assert latch.source == (PBX, 7)
     # Out-of-order packets of the latched stream are not the latch's business.
