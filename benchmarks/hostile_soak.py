@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SERVER_NICE = 0  # --server-nice
+# The fuzzed calls must outlive the fuzz: no media, init, silence or hold timeout before it ends.
+FUZZ_CALL = {
+    "media_timeout_s": 3600,
+    "timeouts": {"init_s": 3600, "silence_s": 3600, "hold_s": 3600},
+}
 VICTIM_PHRASES = (
     "Bom dia, eu gostaria de saber o saldo da minha conta.",
     "Quero fazer um pix de cem reais para a minha irmã.",
@@ -183,7 +189,7 @@ async def fuzz(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=srv["url"], timeout=10) as http:
             calls = []
             for _ in range(4):
-                r = await http.post("/v1/calls", json={"media_timeout_s": 3600})
+                r = await http.post("/v1/calls", json=FUZZ_CALL)
                 r.raise_for_status()
                 calls.append(r.json())
             rss_before = rss_mb(srv["pid"])
@@ -294,7 +300,13 @@ async def churn(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         await asyncio.sleep(2)
         warm = rss_mb(srv["pid"])
         t0 = time.monotonic()
-        failures = await run_calls(srv["url"], args.calls, args.concurrent, packets)
+        failures: list[str] = []
+        steps: list[float] = []
+        step = max(1, args.calls // 4)
+        for done in range(0, args.calls, step):
+            count = min(step, args.calls - done)
+            failures += await run_calls(srv["url"], count, args.concurrent, packets)
+            steps.append(round(rss_mb(srv["pid"]), 1))
         elapsed = time.monotonic() - t0
         await asyncio.sleep(2)
         after = rss_mb(srv["pid"])
@@ -305,7 +317,8 @@ async def churn(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "calls": args.calls,
         "concurrent": args.concurrent,
         "seconds": round(elapsed, 1),
-        "failures": len(failures) + len(warm_failures),
+        "failures": dict(Counter(failures + warm_failures)),
+        "rss_by_quarter_mb": steps,
         "server_alive": alive,
         "rss_start_mb": round(started, 1),
         "rss_warm_mb": round(warm, 1),
