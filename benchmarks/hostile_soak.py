@@ -206,8 +206,8 @@ async def fuzz(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     with contextlib.suppress(OSError):
                         sock.sendto(data, ("127.0.0.1", ports[i % 4]))
                     if i % 200 == 0:  # a valid stream beside the junk on call 0
-                        seq = sent + i
-                        packet = RtpPacket(0, seq & 0xFFFF, seq * 8, 0xC0FFEE, payload=legit)
+                        seq = (sent + i) // 200  # consecutive: it latches, the junk does not
+                        packet = RtpPacket(0, seq & 0xFFFF, seq * 160, 0xC0FFEE, payload=legit)
                         sock.sendto(bytes(packet), ("127.0.0.1", ports[0]))
                 sent += len(batch)
                 await asyncio.sleep(0.01)  # let the kernel buffer drain a little
@@ -228,6 +228,7 @@ async def fuzz(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "calls_still_live": sum(s == 200 for s in states),
             "call_failed_logs": log_count(log, "call.failed"),
             "tracebacks": log_count(log, "Traceback"),
+            "call0_received": stats.get("packets_received"),
             "call0_rejected": stats.get("packets_rejected"),
             "call0_malformed": stats.get("packets_malformed"),
             "rss_mb": [round(rss_before), round(rss_after)],

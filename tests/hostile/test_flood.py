@@ -235,6 +235,14 @@ async def test_a_victim_keeps_its_finals_and_health_stays_quick_beside_two_flood
         await asyncio.sleep(0.5)
         ends: list[float] = []
         lags: list[float] = []
+
+        def note(message: str | bytes) -> None:
+            event = json.loads(message)
+            if event["type"] == "vad.speech_end":
+                ends.append(time.monotonic())
+            elif event["type"] == "transcript.final":
+                lags.append(time.monotonic() - ends[len(lags)])
+
         try:
             async with connect(f"{server.ws_url}/v1/realtime?model=scripted") as ws:
                 loop = asyncio.get_running_loop()
@@ -244,16 +252,10 @@ async def test_a_victim_keeps_its_finals_and_health_stays_quick_beside_two_flood
                     await asyncio.sleep(max(0.0, start + 0.02 * (i + 1) - loop.time()))
                     with contextlib.suppress(TimeoutError):
                         while True:
-                            event = json.loads(await asyncio.wait_for(ws.recv(), 0.0001))
-                            if event["type"] == "vad.speech_end":
-                                ends.append(time.monotonic())
-                            elif event["type"] == "transcript.final":
-                                lags.append(time.monotonic() - ends[len(lags)])
+                            note(await asyncio.wait_for(ws.recv(), 0.0001))
                 await ws.send(json.dumps({"type": "session.close"}))
                 async for message in ws:
-                    event = json.loads(message)
-                    if event["type"] == "transcript.final":
-                        lags.append(time.monotonic() - ends[len(lags)])
+                    note(message)
         finally:
             stop.set()
             latencies = await prober
