@@ -161,7 +161,9 @@ class RtpTransport:
                 lambda: endpoint, local_addr=(self.settings.bind_host, endpoint.port)
             )
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            # uvloop raises its own OSError (no errno) from the bind's: look at both.
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+            if {exc.errno, cause.errno} & {errno.EADDRINUSE, errno.EACCES}:
                 return False  # another process holds this port: try the next one
             raise
         return True
