@@ -7,8 +7,9 @@ itself after ``--max-server-s``). Three phases, each printing its figures:
   headers, CSRC/extension/padding bits, RTCP look-alikes, random SSRC and sequence numbers)
   at the ports of 4 live calls, one of them also fed a valid stream. Counted: server deaths,
   ``call.failed`` log lines, calls that ended, ``/health`` answering afterwards.
-- ``churn``: ``python -m mediaserver serve`` as production runs it. ``--warm`` calls, then
-  RSS; ``--calls`` (2,000) short calls (at most ``--concurrent``, 100, at once: POST
+- ``churn``: ``python -m mediaserver serve`` as production runs it. ``--warm`` calls (500:
+  in runs with 300 the server was sometimes still filling its caches and Python's arenas,
+  flat from ~500 calls on; ``rss_by_quarter_mb`` shows the trajectory), then RSS; ``--calls`` (2,000) short calls (at most ``--concurrent``, 100, at once: POST
   /v1/calls, ~0.6 s of G.711 speech over UDP, DELETE), then RSS again once idle.
 - ``flood``: a victim on the realtime WebSocket says 3 utterances in real time while an
   AudioSocket peer and a second WebSocket client push audio as fast as they can (each in its
@@ -593,7 +594,7 @@ if __name__ == "__main__":
     parser.add_argument("--phase", choices=("all", "fuzz", "churn", "flood"), default="all")
     parser.add_argument("--datagrams", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--warm", type=int, default=300)
+    parser.add_argument("--warm", type=int, default=500)
     parser.add_argument("--concurrent", type=int, default=100)
     parser.add_argument("--baseline", action="store_true", help="flood: victim alone first")
     parser.add_argument("--max-server-s", type=float, default=900)
