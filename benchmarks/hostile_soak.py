@@ -9,8 +9,9 @@ itself after ``--max-server-s``). Three phases, each printing its figures:
   ``call.failed`` log lines, calls that ended, ``/health`` answering afterwards.
 - ``churn``: ``python -m mediaserver serve`` as production runs it. ``--warm`` calls (500:
   in runs with 300 the server was sometimes still filling its caches and Python's arenas,
-  flat from ~500 calls on; ``rss_by_quarter_mb`` shows the trajectory), then RSS; ``--calls`` (2,000) short calls (at most ``--concurrent``, 100, at once: POST
-  /v1/calls, ~0.6 s of G.711 speech over UDP, DELETE), then RSS again once idle.
+  flat from ~500 calls on; ``rss_by_quarter_mb`` shows the trajectory), then RSS;
+  ``--calls`` (2,000) short calls (at most ``--concurrent``, 100, at once: POST /v1/calls,
+  ~0.6 s of G.711 speech over UDP, DELETE), then RSS again once idle.
 - ``flood``: a victim on the realtime WebSocket says 3 utterances in real time while an
   AudioSocket peer and a second WebSocket client push audio as fast as they can (each in its
   own process); ``/health`` is polled every 20 ms. Counted: the victim's finals (3 expected)

@@ -88,7 +88,7 @@ async def test_an_audiosocket_flood_is_held_to_the_rate_at_the_edge(
     audiosocket: tuple[AudioSocketServer, FakeCallManager, Metrics],
 ) -> None:
     server, manager, metrics = audiosocket
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
     one_second = b"".join(encode_audio(f.tobytes(), 8000) for f in frames(NOISE, 8000))
     writer.write(encode_uuid(uuid.uuid4()))
     started = time.monotonic()
@@ -106,7 +106,8 @@ async def test_an_audiosocket_flood_is_held_to_the_rate_at_the_edge(
     assert fed_s >= 1.0  # ... but it was not cut off either
     assert metrics.registry.get_sample_value("mediaserver_audiosocket_rate_limited_total") == 1
     writer.close()
-    reader.feed_eof()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
 
 
 # -- per-call work per tick -------------------------------------------------------------------
@@ -263,7 +264,8 @@ async def test_a_victim_keeps_its_finals_and_health_stays_quick_beside_two_flood
                 with contextlib.suppress(ProcessLookupError):
                     flooder.kill()
                 await flooder.wait()
-        metrics = (await httpx.AsyncClient(base_url=server.http_url).get("/metrics")).text
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            metrics = (await http.get("/metrics")).text
     assert len(lags) == len(PHRASES), lags
     assert max(lags) < 1.5, lags  # a final follows its speech end, flood or not
     assert statistics.median(latencies) < 0.1, statistics.median(latencies)

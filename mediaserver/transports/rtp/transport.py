@@ -128,28 +128,34 @@ class RtpTransport:
         return RtpCall(call, self.public_host, endpoint.port, endpoint)
 
     async def _bind(self, receiver: RtpReceiver, media_timeout: float) -> RtpEndpoint:
-        # A port held by another process is skipped; each port is tried at most once.
-        for _ in range(self.pool.available):
-            port = self.pool.allocate()
-            endpoint = RtpEndpoint(
-                receiver,
-                port,
-                media_timeout,
-                self._release,
-                playout_delay_s=self.settings.jitter_delay_ms / 1000,
-            )
-            try:
-                bound = await self._listen(endpoint)
-            except BaseException:
+        # A port held by another process is skipped, and kept out of the draw until this
+        # search ends so that each port is tried at most once.
+        busy: list[int] = []
+        try:
+            while self.pool.available:
+                port = self.pool.allocate()
+                endpoint = RtpEndpoint(
+                    receiver,
+                    port,
+                    media_timeout,
+                    self._release,
+                    playout_delay_s=self.settings.jitter_delay_ms / 1000,
+                )
+                try:
+                    bound = await self._listen(endpoint)
+                except BaseException:
+                    self.pool.release(port)
+                    raise
+                if not bound:
+                    busy.append(port)
+                    continue
+                self._endpoints[port] = endpoint
+                if self.metrics is not None:
+                    self.metrics.rtp_ports_in_use.set(self.pool.in_use)
+                return endpoint
+        finally:
+            for port in busy:
                 self.pool.release(port)
-                raise
-            if not bound:
-                self.pool.release(port)
-                continue
-            self._endpoints[port] = endpoint
-            if self.metrics is not None:
-                self.metrics.rtp_ports_in_use.set(self.pool.in_use)
-            return endpoint
         raise PortsExhausted(
             f"no free RTP port in {self.settings.port_min}-{self.settings.port_max}"
         )
