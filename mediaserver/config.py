@@ -122,6 +122,9 @@ class RtpSettings:
     media_timeout_s: float = 60.0
     # Valid in-sequence packets from one source before the call locks onto it.
     latch_packets: int = 3
+    # After the first latch, another qualified stream may still take the call over this long
+    # (only if the latched one went quiet; see transports/rtp/latch.py). Asterisk: 5 s.
+    latch_probation_s: float = 5.0
     allowed_sources: tuple[str, ...] = ()
     jitter_delay_ms: int = 60
     # Media the jitter buffer holds ahead of playout: senders that burst (ffmpeg -re sends a
@@ -345,6 +348,7 @@ def _validate(s: Settings) -> None:
             max(200, s.rtp.jitter_delay_ms) <= s.rtp.jitter_capacity_ms <= 10_000,
             "rtp.jitter_capacity_ms must be in 200..10000 and >= rtp.jitter_delay_ms",
         ),
+        (0 <= s.rtp.latch_probation_s <= 60, "rtp.latch_probation_s must be in 0..60"),
         (0 < s.audiosocket.port < 65536, "audiosocket.port must be 1..65535"),
         (s.session.ring_buffer_s >= 5, "session.ring_buffer_s must be >= 5"),
         (0.5 <= s.session.force_commit_ratio < 1, "session.force_commit_ratio must be in [0.5, 1)"),

@@ -158,6 +158,16 @@ class Metrics:
             "AudioSocket connections refused (duplicate call id, draining, call limit)",
             registry=r,
         )
+        self.audiosocket_rate_limited = Counter(
+            f"{p}_audiosocket_rate_limited_total",
+            "Times an AudioSocket peer sent audio faster than allowed (session.rate_limit)",
+            registry=r,
+        )
+        self.audiosocket_frames_dropped = Counter(
+            f"{p}_audiosocket_frames_dropped_total",
+            "AudioSocket audio frames dropped beyond the backlog limit",
+            registry=r,
+        )
         self.realtime_sessions = Counter(
             f"{p}_realtime_sessions_total", "WebSocket realtime sessions opened", registry=r
         )

@@ -109,7 +109,7 @@ def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime
     calls.synthesizer = ServiceSynthesizer(tts)  # calls speak through it
     rtp = RtpTransport(settings.rtp, calls, metrics) if settings.rtp.enabled else None
     audiosocket = (
-        AudioSocketServer(settings.audiosocket, calls, metrics)
+        AudioSocketServer(settings.audiosocket, calls, metrics, limits=settings.websocket)
         if settings.audiosocket.enabled
         else None
     )

@@ -107,7 +107,10 @@ class FakeCall(Call):
         self.commits += 1
         self._poke()
 
-    def emit(self, event: dict[str, Any]) -> None:  # type: ignore[override]
+    def emit(self, event: dict[str, Any] | str, **fields: Any) -> None:  # type: ignore[override]
+        """A whole event, or the real `Call.emit(kind, **fields)` a transport calls."""
+        if isinstance(event, str):
+            event = {"type": event, "call_id": self.id, **fields}
         for subscription in self.subscriptions:
             if not subscription.closed:
                 subscription.queue.put_nowait({**event, "call_id": self.id})

@@ -2,7 +2,9 @@
 
 Body: the call options (`model`, `language`, `hot_words`, `vad`, `timeouts`, ...) plus the media
 keys read by the RTP transport (`codec`, `sample_rate`, `payload_type`, `dtmf_payload_type`,
-`media_timeout_s`, `allowed_sources`). Answer: `201 {"id", "rtp": {"host", "port"}, "events_url"}`.
+`media_timeout_s`, `allowed_sources`, and `source`: "ip" or "ip:port", the only address whose
+RTP the call accepts; see `transports/rtp/latch.py`).
+Answer: `201 {"id", "rtp": {"host", "port"}, "events_url"}`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ async def create_call(request: Request) -> Response:
         raise ApiError(503, "rtp_disabled", "RTP calls are disabled on this server")
     body = await read_json_object(request, empty_is_object=True)
     try:
-        opened = await transport.open_call(body)
+        client = request.client
+        opened = await transport.open_call(body, client_host=client.host if client else None)
     except CallRefused as exc:
         raise ApiError(exc.status, exc.code, exc.message, param=exc.param) from None
     except PortsExhausted as exc:

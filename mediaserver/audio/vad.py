@@ -298,12 +298,16 @@ class VadBatcher:
         self._chunks = np.zeros((max_batch, SILERO_WINDOW), np.float32)
         self._states = np.zeros(2 * max_batch * SILERO_STATE, np.float32)
 
-    def run(self, streams: Iterable[VadStream]) -> int:
-        """Decide every waiting chunk of `streams`; returns the number of inferences made."""
+    def run(self, streams: Iterable[VadStream], max_steps: int | None = None) -> int:
+        """Decide the waiting chunks of `streams` (at most `max_steps` chunks of each: a
+        stream fed far ahead of real time waits for the next run instead of making this one
+        long for everyone); returns the number of inferences made."""
         # dict.fromkeys: a stream listed twice must not get two answers for one chunk.
         waiting = [s for s in dict.fromkeys(streams) if s.pending]
         inferences = 0
-        while waiting:
+        steps = 0
+        while waiting and (max_steps is None or steps < max_steps):
+            steps += 1
             for first in range(0, len(waiting), self.max_batch):
                 self._step(waiting[first : first + self.max_batch])
                 inferences += 1

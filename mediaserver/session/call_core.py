@@ -227,10 +227,12 @@ class CallCore:
         ]
 
     def release(self) -> None:
-        """Free native state (the denoiser); the core is unusable afterwards."""
+        """Free native state (the denoiser) and the ring buffer's memory; the core is unusable
+        afterwards."""
         if self._pre is not None:
             self._pre.close()
             self._pre = None
+        self.session.ring.release()
 
     # -- internals -------------------------------------------------------------------------
 

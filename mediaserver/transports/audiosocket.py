@@ -6,6 +6,12 @@ their rate, DTMF frames to ``Call.dtmf``; a hangup or error frame from Asterisk,
 closing, ends the call (finals are flushed). When the call ends on our side (timeouts, DELETE,
 shutdown) we send a hangup frame and close the socket.
 
+Audio beyond real time is held to the same limits as the realtime WebSocket's (`Backpressure`,
+the `websocket` settings): Asterisk sends in real time, so a peer above ``rate_limit_factor``
+is told once per episode with a `session.rate_limit` event on the call, and the connection
+stops reading until its excess has drained, so TCP holds the peer to that rate; audio beyond
+the ``max_backlog_s`` allowance would be dropped (`session.frames_dropped`, counted).
+
 A broken byte stream (``AudioSocketProtocolError``) closes that connection only, after the
 well-formed messages before the bad frame were delivered. The call is created on the first
 audio or DTMF message, so its transport info names the codec actually used (``slin``,
@@ -37,13 +43,16 @@ from mediaserver.codecs.audiosocket import (
     encode_error,
     encode_hangup,
 )
-from mediaserver.config import AudioSocketSettings
+from mediaserver.config import AudioSocketSettings, WebSocketSettings
 from mediaserver.observability import Metrics
+from mediaserver.transports.backpressure import Backpressure, DropReport, Verdict
 from mediaserver.transports.pacing import FramePacer
 
 log = structlog.get_logger("mediaserver.transports.audiosocket")
 
-READ_SIZE = 65536
+# Asterisk sends one 20 ms frame at a time; a peer that sends faster gets read this much per
+# step (~0.1 s of slin16), so the audio one read lets in stays small work for the event loop.
+READ_SIZE = 4096
 # How long a new connection may take to send its UUID and its first audio or DTMF.
 FIRST_MESSAGE_TIMEOUT_S = 10.0
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -74,7 +83,15 @@ class AudioSocketConnection:
         calls: CallManager,
         metrics: Metrics,
         options: Mapping[str, Any],
+        limits: WebSocketSettings | None = None,
     ) -> None:
+        limits = limits or WebSocketSettings()
+        self._limit = limits.rate_limit_factor
+        self._backpressure = Backpressure(
+            rate_limit_factor=limits.rate_limit_factor, max_backlog_s=limits.max_backlog_s
+        )
+        self._pause_s = 0.0  # reading stops this long after the current batch
+        self._loop = asyncio.get_running_loop()
         self._reader = reader
         self._writer = writer
         self._calls = calls
@@ -102,6 +119,8 @@ class AudioSocketConnection:
             "dtmf_rejected": self.dtmf_rejected,
             "frames_sent": self.frames_sent,
             "protocol_errors": self.protocol_errors,
+            "frames_dropped": self._backpressure.dropped_frames,
+            "rate_limited": self._backpressure.rate_limited_episodes,
             "sample_rate": self.sample_rate,
         }
 
@@ -120,6 +139,9 @@ class AudioSocketConnection:
             pass
         finally:
             if self.call is not None:
+                report = self._backpressure.flush(self._loop.time())
+                if report is not None:
+                    self._report_drops(self.call, report)
                 await self.call.close()
             await self._close_socket()
 
@@ -128,6 +150,9 @@ class AudioSocketConnection:
             await self._start_call()
         while True:
             self._dispatch(await self._messages())
+            if self._pause_s > 0:
+                pause, self._pause_s = self._pause_s, 0.0
+                await asyncio.sleep(pause)
 
     async def _start_call(self) -> None:
         """Read the UUID, then messages up to the first audio or DTMF, which creates the call."""
@@ -208,7 +233,7 @@ class AudioSocketConnection:
             if isinstance(message, Audio):
                 self.frames_received += 1
                 self.bytes_received += len(message.pcm)
-                if call is not None:
+                if call is not None and self._admit(call, message):
                     call.feed(message.pcm, message.sample_rate)
             elif isinstance(message, Dtmf):
                 if message.digit not in DTMF_DIGITS:
@@ -221,6 +246,34 @@ class AudioSocketConnection:
                 raise _Ended
             elif isinstance(message, CallId):
                 raise AudioSocketProtocolError("AudioSocket UUID sent twice", [])
+
+    def _admit(self, call: Call, audio: Audio) -> bool:
+        """Whether ``audio`` may reach the call (see the module docstring); not per-frame
+        logging, only counters and the rare event."""
+        duration = len(audio.pcm) / (2 * audio.sample_rate)
+        admission = self._backpressure.admit(duration, self._loop.time())
+        if admission.verdict is Verdict.RATE_LIMITED:
+            self._metrics.audiosocket_rate_limited.inc()
+            backlog_ms = round(self._backpressure.backlog_s * 1000)
+            call.emit("session.rate_limit", limit=self._limit, backlog_ms=backlog_ms)
+        if admission.report is not None:
+            self._report_drops(call, admission.report)
+        if admission.verdict is Verdict.DROP:
+            self._metrics.audiosocket_frames_dropped.inc()
+            self._pause_s += admission.pause_s
+            return False
+        # The pause of an accepted frame covers the whole excess so far: the latest one wins.
+        self._pause_s = max(self._pause_s, admission.pause_s)
+        return True
+
+    @staticmethod
+    def _report_drops(call: Call, report: DropReport) -> None:
+        call.emit(
+            "session.frames_dropped",
+            count=report.frames,
+            dropped_ms=round(report.audio_s * 1000),
+            reason="backlog",
+        )
 
     def send_audio(self, pcm: bytes, sample_rate: int) -> None:
         """Queue PCM16 mono for the peer, cut into 20 ms frames (pacing is the caller's job)."""
@@ -263,8 +316,10 @@ class AudioSocketServer:
         calls: CallManager,
         metrics: Metrics,
         options: Mapping[str, Any] | None = None,
+        limits: WebSocketSettings | None = None,
     ) -> None:
         self.settings = settings
+        self._limits = limits
         self._calls = calls
         self._metrics = metrics
         self._options: Mapping[str, Any] = options or {}
@@ -308,7 +363,7 @@ class AudioSocketServer:
         task = asyncio.current_task()
         assert task is not None
         connection = AudioSocketConnection(
-            reader, writer, self._calls, self._metrics, self._options
+            reader, writer, self._calls, self._metrics, self._options, self._limits
         )
         self._metrics.audiosocket_connections.inc()
         self._tasks.add(task)

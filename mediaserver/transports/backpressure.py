@@ -10,6 +10,15 @@ Two leaky buckets measure the audio received against the wall clock:
 - the *backlog* bucket drains at real time: it is the audio not yet "due", which the call core
   would have to absorb at once. A frame that would push it past ``max_backlog_s`` is dropped.
 
+Each verdict also says how long the transport should stop reading (``pause_s``), which is how
+input beyond the rate is refused at the edge: paused, the socket's buffers fill and TCP slows
+the client down, so it costs us neither the parsing of frames it sends 100x too fast nor a
+burst of audio the call would have to absorb at once. An accepted frame that leaves more than
+``burst_s`` of excess asks for the time the excess takes to drain at ``rate_limit_factor``;
+a client that sends at that rate is held there without losing anything. A dropped frame (the
+backlog bucket overflowed, when a transport cannot pause) asks for its duration over
+``drop_read_factor``, so what is read only to be dropped stays within that many x real time.
+
 Dropped frames are reported in batches: the first drop at once, then at most one report per
 ``report_interval_s`` (on whichever frame comes next, dropped or not) and the remainder from
 ``flush``. A client that dumps a long file gets a handful of ``session.frames_dropped`` events,
@@ -42,6 +51,8 @@ class Admission:
     verdict: Verdict
     # Set when dropped frames are due to be reported now (with this frame's verdict applied).
     report: DropReport | None = None
+    # Seconds the transport should stop reading before the next frame (set on drops).
+    pause_s: float = 0.0
 
 
 class Backpressure:
@@ -56,6 +67,7 @@ class Backpressure:
         "_pending_audio_s",
         "_pending_frames",
         "burst_s",
+        "drop_read_factor",
         "dropped_audio_s",
         "dropped_frames",
         "max_backlog_s",
@@ -71,15 +83,19 @@ class Backpressure:
         max_backlog_s: float = 10.0,
         burst_s: float = 0.5,
         report_interval_s: float = 1.0,
+        drop_read_factor: float = 10.0,
     ) -> None:
         if rate_limit_factor < 1.0:
             raise ValueError(f"rate_limit_factor must be >= 1.0, got {rate_limit_factor}")
+        if drop_read_factor < rate_limit_factor:
+            raise ValueError("drop_read_factor must be >= rate_limit_factor")
         if max_backlog_s <= 0 or burst_s <= 0 or report_interval_s <= 0:
             raise ValueError("max_backlog_s, burst_s and report_interval_s must be positive")
         self.rate_limit_factor = rate_limit_factor
         self.max_backlog_s = max_backlog_s
         self.burst_s = burst_s
         self.report_interval_s = report_interval_s
+        self.drop_read_factor = drop_read_factor
         self._last_now: float | None = None
         self._excess_s = 0.0
         self._backlog_s = 0.0
@@ -117,9 +133,11 @@ class Backpressure:
         self._backlog_s = max(0.0, self._backlog_s - elapsed)
         verdict = self._rate_verdict(drained)
         if self._backlog_s + duration_s > self.max_backlog_s:
-            return Admission(Verdict.DROP, self._record_drop(duration_s, now))
+            report = self._record_drop(duration_s, now)
+            return Admission(Verdict.DROP, report, duration_s / self.drop_read_factor)
         self._backlog_s += duration_s
-        return Admission(verdict, self._due_report(now))
+        pause = max(0.0, self._excess_s - self.burst_s) / self.rate_limit_factor
+        return Admission(verdict, self._due_report(now), pause)
 
     def flush(self, now: float) -> DropReport | None:
         """The drops not reported yet (at the end of a session)."""

@@ -243,10 +243,14 @@ class RealtimeSession:
             await self._report_drops(admission.report)
         if admission.verdict is Verdict.DROP:
             self._metrics.realtime_frames_dropped.inc()
-            return
-        assert self.call is not None
-        self.audio_started = True
-        self.call.feed(data, self.sample_rate)
+        else:
+            assert self.call is not None
+            self.audio_started = True
+            self.call.feed(data, self.sample_rate)
+        if admission.pause_s > 0:
+            # Input beyond the rate is refused at the edge: uvicorn pauses the socket while we
+            # do not receive, so TCP slows a flooding client down (see `Backpressure`).
+            await asyncio.sleep(admission.pause_s)
 
     def _too_large(self, size: int) -> str:
         return f"message of {size} bytes exceeds the {self._settings.max_message_bytes} limit"

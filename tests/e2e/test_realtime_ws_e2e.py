@@ -126,28 +126,26 @@ async def test_speech_session_with_configure_and_close(settings: Settings) -> No
     assert events[-1]["reason"] == "requested"
 
 
-async def test_fast_client_is_told_and_its_backlog_bounded(settings: Settings) -> None:
+async def test_fast_client_is_told_and_held_to_the_rate(settings: Settings) -> None:
     rate = 16000
     frame = np.zeros(rate // 5, np.int16).tobytes()  # 200 ms
     async with live_server(settings) as server:
         async with connect(f"{server.ws_url}/v1/realtime") as ws:
             await next_event(ws)
             started = time.monotonic()
-            for _ in range(100):  # 20 s of audio as fast as the socket takes it
+            for _ in range(15):  # 3 s of audio as fast as the socket takes it
                 await ws.send(frame)
             await ws.send(json.dumps({"type": "session.close"}))
             events = await events_until_closed(ws)
-            elapsed = time.monotonic() - started  # bounds the server's time between frames
+            elapsed = time.monotonic() - started
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             metrics = (await http.get("/metrics")).text
     kinds = [e["type"] for e in events]
     assert kinds.count("session.rate_limit") == 1
-    dropped = sum(e["count"] for e in events if e["type"] == "session.frames_dropped")
-    # What was accepted is the 10 s backlog plus the wall time that passed (a frame more for
-    # rounding); the rest was dropped.
-    assert dropped > 0
-    assert (100 - dropped) * 0.2 <= 10.0 + elapsed + 0.2
-    assert metric(metrics, "realtime_frames_dropped_total") == dropped
+    # Nothing dropped: past the 0.5 s burst the server read at most 1.2 x real time, and TCP
+    # held the client back.
+    assert "session.frames_dropped" not in kinds
+    assert elapsed >= (3.0 - 0.5 - 0.2) / 1.2
     assert metric(metrics, "realtime_rate_limited_total") == 1
 
 

@@ -74,6 +74,10 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         digits = receiver.receive(data, addr, now)
         if first and receiver.received:
             self._align(now)
+        sender = self._sender
+        if sender is not None and receiver.source is not None:
+            # Symmetric RTP follows a takeover during probation (see latch.py).
+            sender.address = receiver.source[0]
         if digits and self._call is not None:
             for digit in digits:
                 self._call.dtmf(digit)

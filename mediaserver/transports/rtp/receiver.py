@@ -69,7 +69,9 @@ class RtpReceiver:
         if not self._valid(packet):
             self.malformed += 1
             return ""
-        accepted = self._latch.offer(address, packet.ssrc, packet.sequence_number, packet)
+        accepted = self._latch.offer(
+            address, packet.ssrc, packet.sequence_number, packet.timestamp, packet, now
+        )
         if not accepted:
             return ""
         digits = ""
@@ -134,6 +136,7 @@ class RtpReceiver:
             "packets_received": self.received,
             "packets_lost": jitter.lost,
             "packets_rejected": self._latch.rejected,
+            "takeovers": self._latch.takeovers,
             "packets_malformed": self.malformed,
             "packets_rtcp": self.rtcp,
             "concealed_ms": round(jitter.concealed_ms, 1),

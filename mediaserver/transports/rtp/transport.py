@@ -23,14 +23,19 @@ from mediaserver.config import RtpSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports.rtp.endpoint import NotLatched, RtpEndpoint
 from mediaserver.transports.rtp.formats import FORMAT_KEYS, RtpFormat
-from mediaserver.transports.rtp.latch import Network, SourceLatch, parse_networks
+from mediaserver.transports.rtp.latch import (
+    ExpectedSource,
+    Network,
+    SourceLatch,
+    parse_networks,
+)
 from mediaserver.transports.rtp.ports import PortPool, PortsExhausted
 from mediaserver.transports.rtp.receiver import RtpReceiver
 
 __all__ = ["NotLatched", "RtpCall", "RtpEndpoint", "RtpTransport"]
 
 # Request keys read by the transport (besides the format); not passed on to the call core.
-TRANSPORT_KEYS = (*FORMAT_KEYS, "media_timeout_s", "allowed_sources")
+TRANSPORT_KEYS = (*FORMAT_KEYS, "media_timeout_s", "allowed_sources", "source")
 # Prometheus outcome label -> endpoint stats key, counted when a call's port is released.
 _OUTCOMES = (
     ("received", "packets_received"),
@@ -80,14 +85,27 @@ class RtpTransport:
         """The endpoint of a live RTP call (e.g. for its ``sender()``); ``KeyError`` if none."""
         return self._by_call[call_id]
 
-    async def open_call(self, request: Mapping[str, Any]) -> RtpCall:
+    async def open_call(
+        self, request: Mapping[str, Any], *, client_host: str | None = None
+    ) -> RtpCall:
         """Bind a port and create the call. ``ValueError`` for bad options, ``PortsExhausted``
-        when no port is free, ``CallRefused`` from the call manager; nothing leaks on error."""
+        when no port is free, ``CallRefused`` from the call manager; nothing leaks on error.
+
+        ``client_host`` is the address that asked for the call: while the latch is on
+        probation, a stream from that host wins over one from elsewhere (see ``latch``)."""
         fmt = RtpFormat.from_options(request)
         media_timeout = _media_timeout(request, self.settings.media_timeout_s)
         networks = _call_networks(request, self._networks)
+        expected = _expected_source(request, self._networks)
         options = {k: v for k, v in request.items() if k not in TRANSPORT_KEYS}
-        latch: SourceLatch[RtpPacket] = SourceLatch(self.settings.latch_packets, networks)
+        latch: SourceLatch[RtpPacket] = SourceLatch(
+            self.settings.latch_packets,
+            networks,
+            expected=expected,
+            preferred_host=client_host,
+            probation_s=self.settings.latch_probation_s,
+            max_step=fmt.sample_rate,  # a timestamp step of more than 1 s is not a stream
+        )
         jitter = JitterBuffer(
             fmt.sample_rate,
             fmt.frame_samples,
@@ -113,28 +131,34 @@ class RtpTransport:
         return RtpCall(call, self.public_host, endpoint.port, endpoint)
 
     async def _bind(self, receiver: RtpReceiver, media_timeout: float) -> RtpEndpoint:
-        # A port held by another process is skipped; each port is tried at most once.
-        for _ in range(self.pool.available):
-            port = self.pool.allocate()
-            endpoint = RtpEndpoint(
-                receiver,
-                port,
-                media_timeout,
-                self._release,
-                playout_delay_s=self.settings.jitter_delay_ms / 1000,
-            )
-            try:
-                bound = await self._listen(endpoint)
-            except BaseException:
+        # A port held by another process is skipped, and kept out of the draw until this
+        # search ends so that each port is tried at most once.
+        busy: list[int] = []
+        try:
+            while self.pool.available:
+                port = self.pool.allocate()
+                endpoint = RtpEndpoint(
+                    receiver,
+                    port,
+                    media_timeout,
+                    self._release,
+                    playout_delay_s=self.settings.jitter_delay_ms / 1000,
+                )
+                try:
+                    bound = await self._listen(endpoint)
+                except BaseException:
+                    self.pool.release(port)
+                    raise
+                if not bound:
+                    busy.append(port)
+                    continue
+                self._endpoints[port] = endpoint
+                if self.metrics is not None:
+                    self.metrics.rtp_ports_in_use.set(self.pool.in_use)
+                return endpoint
+        finally:
+            for port in busy:
                 self.pool.release(port)
-                raise
-            if not bound:
-                self.pool.release(port)
-                continue
-            self._endpoints[port] = endpoint
-            if self.metrics is not None:
-                self.metrics.rtp_ports_in_use.set(self.pool.in_use)
-            return endpoint
         raise PortsExhausted(
             f"no free RTP port in {self.settings.port_min}-{self.settings.port_max}"
         )
@@ -146,7 +170,9 @@ class RtpTransport:
                 lambda: endpoint, local_addr=(self.settings.bind_host, endpoint.port)
             )
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            # uvloop raises its own OSError (no errno) from the bind's: look at both.
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+            if {exc.errno, cause.errno} & {errno.EADDRINUSE, errno.EACCES}:
                 return False  # another process holds this port: try the next one
             raise
         return True
@@ -186,6 +212,19 @@ def _media_timeout(request: Mapping[str, Any], default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
         raise ValueError(f"media_timeout_s must be a number in (0, 3600], got {value!r}")
     return float(value)
+
+
+def _expected_source(
+    request: Mapping[str, Any], server: tuple[Network, ...]
+) -> ExpectedSource | None:
+    """The call's expected media ``source`` ("ip" or "ip:port"), inside the server's allowlist."""
+    value = request.get("source")
+    if value is None:
+        return None
+    expected = ExpectedSource.parse(value)
+    if not expected.within(server):
+        raise ValueError(f"source {expected} is outside the server's rtp.allowed_sources")
+    return expected
 
 
 def _call_networks(request: Mapping[str, Any], server: tuple[Network, ...]) -> tuple[Network, ...]:

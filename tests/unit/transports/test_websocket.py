@@ -282,12 +282,12 @@ def test_call_events_are_forwarded(server: Server) -> None:
         assert receive(ws)["type"] == "session.closed"
 
 
-def test_fast_client_is_rate_limited_and_the_backlog_is_bounded(server: Server) -> None:
+def test_fast_client_is_rate_limited_and_held_to_the_rate(server: Server) -> None:
     frame = bytes(6400)  # 200 ms at 16 kHz
     started = time.monotonic()
     with server.connect() as ws:
         receive(ws)
-        for _ in range(150):  # 30 s of audio, sent as fast as possible
+        for _ in range(15):  # 3 s of audio, sent as fast as possible
             ws.send_bytes(frame)
         ws.send_json({"type": "session.close"})
         events = []
@@ -296,15 +296,11 @@ def test_fast_client_is_rate_limited_and_the_backlog_is_bounded(server: Server) 
     elapsed = time.monotonic() - started
     kinds = [e["type"] for e in events]
     assert kinds.count("session.rate_limit") == 1
-    drops = [e for e in events if e["type"] == "session.frames_dropped"]
-    assert drops
-    assert kinds.index("session.rate_limit") < kinds.index("session.frames_dropped")
-    dropped = sum(e["count"] for e in drops)
+    assert "session.frames_dropped" not in kinds
     [call] = server.manager.created
-    assert dropped + len(call.fed) == 150
-    # The 10 s backlog plus at most the wall time the test took was accepted.
-    assert 10.0 - 0.2 <= len(call.fed) * 0.2 <= 10.0 + elapsed + 0.2
-    assert server.count("realtime_frames_dropped") == dropped
+    assert len(call.fed) == 15  # nothing lost ...
+    # ... the server stopped reading instead: past the 0.5 s burst, at most 1.2 x real time.
+    assert elapsed >= (3.0 - 0.5 - 0.2) / 1.2
     assert server.count("realtime_rate_limited") == 1
 
 
