@@ -149,6 +149,30 @@ class TtsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class JobsSettings:
+    """Asynchronous transcription jobs (`/v1/jobs`), kept in a SQLite database."""
+
+    enabled: bool = True
+    # Empty means "<user cache dir>/mediaserver/jobs": the database and the jobs' audio.
+    dir: str = ""
+    # Jobs decoded at once. Live calls keep priority at the engine either way; this bounds
+    # the memory and the worker slots that jobs hold.
+    concurrency: int = 1
+    max_queued: int = 10000
+    # Audio fetched from a job's `url`.
+    url_max_bytes: int = 512 * 1024 * 1024
+    url_timeout_s: float = 120.0
+    webhook_attempts: int = 6
+    webhook_backoff_s: float = 2.0  # then 4, 8, 16 ... seconds
+    webhook_timeout_s: float = 10.0
+    keep_audio: bool = False  # keep a finished job's audio on disk
+
+    @property
+    def path(self) -> Path:
+        return Path(self.dir).expanduser()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -161,6 +185,7 @@ class Settings:
     websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
     postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
+    jobs: JobsSettings = field(default_factory=JobsSettings)
 
 
 ENV_PREFIX = "MEDIASERVER_"
@@ -189,6 +214,12 @@ def load_settings(
             settings.models, dir=str(Path(cache).expanduser() / "mediaserver" / "models")
         )
         settings = dataclasses.replace(settings, models=models)
+    if not settings.jobs.dir:
+        cache = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")) / ".cache")
+        jobs = dataclasses.replace(
+            settings.jobs, dir=str(Path(cache).expanduser() / "mediaserver" / "jobs")
+        )
+        settings = dataclasses.replace(settings, jobs=jobs)
     _validate(settings)
     return settings
 
@@ -330,6 +361,14 @@ def _validate(s: Settings) -> None:
         (s.vad.min_speech_ms >= 0 and s.vad.min_silence_ms >= 0, "vad durations must be >= 0"),
         (s.audio.max_gain_db >= 0, "audio.max_gain_db must be >= 0"),
         (s.tts.cache_entries >= 0 and s.tts.cache_max_mb >= 0, "tts cache sizes must be >= 0"),
+        (s.jobs.concurrency >= 1, "jobs.concurrency must be >= 1"),
+        (s.jobs.max_queued >= 1, "jobs.max_queued must be >= 1"),
+        (s.jobs.url_max_bytes > 0 and s.jobs.url_timeout_s > 0, "jobs url limits must be > 0"),
+        (s.jobs.webhook_attempts >= 1, "jobs.webhook_attempts must be >= 1"),
+        (
+            s.jobs.webhook_backoff_s >= 0 and s.jobs.webhook_timeout_s > 0,
+            "jobs webhook back-off must be >= 0 and its timeout > 0",
+        ),
     ]
     for ok, message in checks:
         if not ok:

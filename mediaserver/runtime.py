@@ -24,6 +24,8 @@ from mediaserver.engines.models.registry import Registry
 from mediaserver.engines.supervision.build import build_supervisor
 from mediaserver.engines.supervision.supervisor import Supervisor
 from mediaserver.engines.tts.service import TtsService
+from mediaserver.jobs.execute import BatchJobs
+from mediaserver.jobs.service import JobService
 from mediaserver.observability import Metrics
 from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.rtp.transport import RtpTransport
@@ -57,6 +59,9 @@ class Runtime:
     rtp: RtpTransport | None
     # The AudioSocket TCP listener; None when disabled.
     audiosocket: AudioSocketServer | None
+    # Transcription jobs (/v1/jobs): SQLite queue, runner at batch priority, webhooks; None
+    # when disabled.
+    jobs: JobService | None = None
 
     @property
     def draining(self) -> bool:
@@ -79,9 +84,13 @@ class Runtime:
         self.tts.start_warm_up()
         if self.audiosocket is not None:
             await self.audiosocket.start()
+        if self.jobs is not None:
+            await self.jobs.start()  # after the supervisor: recovered jobs run at once
 
     async def stop(self) -> None:
         """Drain (or join the SIGTERM drain already under way), then stop every service."""
+        if self.jobs is not None:
+            await self.jobs.stop()  # jobs under way go back to the queue for the next start
         await self.calls.stop()
         if self.rtp is not None:
             await self.rtp.close()
@@ -109,7 +118,7 @@ def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime
         if settings.audiosocket.enabled
         else None
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         metrics=metrics,
         registry=registry,
@@ -121,3 +130,7 @@ def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime
         rtp=rtp,
         audiosocket=audiosocket,
     )
+    if settings.jobs.enabled and settings.jobs.dir:
+        execute = BatchJobs(settings, supervisor, runtime.postprocess)
+        runtime.jobs = JobService(settings.jobs, execute)
+    return runtime
