@@ -44,10 +44,22 @@ class BatchJobs:
         request = JobRequest.from_dict(job.request)
         path = await self._audio(job)
         try:
-            return await self._transcribe(path, request, progress)
-        finally:
-            if not self._settings.jobs.keep_audio:
-                path.unlink(missing_ok=True)
+            result = await self._transcribe(path, request, progress)
+        except asyncio.CancelledError:
+            # Stopped (the job goes back to the queue) or cancelled: an upload is kept for the
+            # re-run (a cancelled job's audio goes with `JobService.cancel`).
+            if job.url is not None:
+                await asyncio.to_thread(path.unlink, missing_ok=True)
+            raise
+        except BaseException:
+            await self._done_with(path)
+            raise
+        await self._done_with(path)
+        return result
+
+    async def _done_with(self, path: Path) -> None:
+        if not self._settings.jobs.keep_audio:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
 
     async def _audio(self, job: Job) -> Path:
         if job.url is None:

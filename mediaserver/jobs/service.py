@@ -121,8 +121,11 @@ class JobService:
         return await store.run(JobStore.page, limit=limit, after=after, status=status)
 
     async def cancel(self, job_id: str) -> Job | None:
-        _, runner = self._live()
-        return await runner.cancel(job_id)
+        store, runner = self._live()
+        job = await runner.cancel(job_id)
+        if job is not None and job.status == JobStatus.CANCELLED and job.audio_path:
+            await store.run(lambda _s: Path(job.audio_path or "").unlink(missing_ok=True))
+        return job
 
     def _payload(self, job: Job) -> dict[str, Any]:
         body: dict[str, Any] = {"type": f"job.{job.status}", "job": job_view(job)}
