@@ -78,19 +78,20 @@ class BatchResult:
 
 
 def preprocess(samples: npt.NDArray[Any], settings: AudioSettings) -> list[Pcm16]:
-    """DC removal and optional denoise of each row of (channels, frames) 16 kHz PCM16.
+    """The rows of (channels, frames) 16 kHz PCM16 as Whisper should hear them: denoised when
+    `audio.denoise` is on, otherwise untouched.
 
-    No gain normalisation: Whisper normalises its log-mel input itself, and on the 303 s test
-    recording (benchmarks/batch.py) the server's gain stage before the VAD-cut windows changed
-    nothing measurable (1 word in 612), while before fixed windows it doubled the WER. The
-    live path keeps it (its VAD thresholds assume levelled audio).
+    No gain normalisation and no DC removal: Whisper normalises its log-mel input itself. On
+    the 303 s test recording (benchmarks/batch.py) the live path's gain stage before fixed
+    30 s windows doubled the WER (issue 14); before VAD-cut windows it changed 1 word in 612,
+    so it is not worth its time. The live path keeps both (its VAD thresholds assume them).
     """
     if samples.ndim != 2 or samples.dtype != np.int16:
         raise ValueError(f"expected (channels, frames) int16 audio, got {samples.dtype} "
                          f"{samples.shape}")  # fmt: skip
-    settings = replace(settings, gain_normalize=False)
-    if not settings.dc_remove and not settings.denoise:
+    if not settings.denoise:
         return [np.ascontiguousarray(row) for row in samples]
+    settings = replace(settings, gain_normalize=False, dc_remove=False)
     out: list[Pcm16] = []
     for row in samples:
         pre = Preprocessor(PIPELINE_RATE, settings, quality=OFFLINE_QUALITY)
@@ -115,7 +116,9 @@ class FileTranscriber(Protocol):
 @cache
 def _vad_model() -> SileroModel:
     # One onnxruntime session per process, shared by every file (its run() is thread-safe).
-    return SileroModel()
+    # Two threads: a file's VAD runs before its decoding, not beside it, and each inference
+    # serves one row per 30 s of the file.
+    return SileroModel(threads=2)
 
 
 def engine_options(options: TranscribeOptions, layout: Layout | None) -> TranscribeOptions:

@@ -72,8 +72,9 @@ def test_preprocess_keeps_each_channel_and_its_length() -> None:
     rows = preprocess(stereo, AudioSettings())
     assert [len(r) for r in rows] == [stereo.shape[1]] * 2
     assert all(r.dtype == np.int16 for r in rows)
-    # The DC stage removed the offset the input carried.
-    assert abs(float(rows[0][16_000:].mean())) < 100
+    # Whisper hears the file as it is: no gain, no DC stage (measured not to help, see the
+    # docstring); only the denoiser, when asked for, changes the audio.
+    assert np.array_equal(rows[1], stereo[1])
 
 
 def test_preprocess_refuses_mono_vectors() -> None:
