@@ -116,9 +116,7 @@ class FileTranscriber(Protocol):
 @cache
 def _vad_model() -> SileroModel:
     # One onnxruntime session per process, shared by every file (its run() is thread-safe).
-    # Two threads: a file's VAD runs before its decoding, not beside it, and each inference
-    # serves one row per 30 s of the file.
-    return SileroModel(threads=2)
+    return SileroModel()
 
 
 def engine_options(options: TranscribeOptions, layout: Layout | None) -> TranscribeOptions:
