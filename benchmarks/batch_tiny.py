@@ -1,7 +1,7 @@
 """Batch transcription figures: the REST API against faster-whisper called directly, and
 batched against sequential decoding of a long file.
 
-    python benchmarks/batch.py [--dim 384] [--layers 4] [--seconds 60] [--long-seconds 300]
+    python benchmarks/batch_tiny.py [--dim 384] [--layers 4] [--seconds 60] [--long-seconds 300]
                                [--repeat 5] [--threads 0]
 
 1. REST overhead. The same WAV file and the same model: `mediaserver serve` (worker process,
