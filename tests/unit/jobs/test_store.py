@@ -41,9 +41,7 @@ def test_a_running_job_found_at_start_is_requeued_exactly_once(tmp_path: Path) -
     job = store.get("a")
     assert job is not None
     assert job.status == JobStatus.FAILED
-    assert "interrupted twice" in (
-        job.error or ""
-    )
+    assert "interrupted twice" in (job.error or "")
     store.close()
 
 
