@@ -2,7 +2,7 @@
 .PHONY: serve test install install-test lint bench
 
 serve: install
-	.venv/bin/mediaserver serve
+	.venv/bin/mediaserver serve --pull-missing
 
 test: install-test
 	scripts/test.sh

@@ -3,8 +3,10 @@
     python benchmarks/postprocess.py [--segments 5000] [--no-nemo] [--skip-startup]
 
 Segments are ~20 words of call-centre speech mixing plain talk, spoken numbers and entities
-(CPF, phones, money, e-mail, percentages), built from a fixed seed so runs compare. Latency is
-measured after a warm-up pass; start-up is measured in fresh processes, with the ITN grammar
+(CPF, phones, money, e-mail, percentages, dates, PIX keys), some written the way faster-whisper
+writes them (digits with scale words, loose PIX keys, trunk zeros: POSTPROCESSING.md §5), built
+from a fixed seed so runs compare; the `explain` row builds the trace `--explain` prints. Latency
+is measured after a warm-up pass; start-up is measured in fresh processes, with the ITN grammar
 cache already built and cold (empty cache directory).
 """
 
@@ -41,7 +43,17 @@ _PIECES = [
     "dois mil e vinte e cinco",
     "quero fazer um pix de {card} reais",
     "o código é {d4}",
+    # §5: what faster-whisper and CTC models write
+    "uns {n} mil reais pra chave {pix}",
+    "o celular é zero onze nove {d8}",
+    "telefone (011) 9{n}{n}-{n}{n}",
+    "a fatura de {card} reais e {small} vence dia {day} de março",
+    "vence {day} do doze de dois mil e vinte e cinco",
+    "Cinco reais. Tenho conta na caixa e no mercadopago",
+    "{n},5 por cento ao mês",
 ]
+_PIX = ["3f2a9c10 7b4e 4d21 9a0f 5c6e7d8b9a01", "F1454968-9ADB 4B90 86F1 9C7681375D2F"]
+_DAYS = ["primeiro", "dois", "quinze", "vinte e oito", "trinta"]
 _CARDINALS = ["cento e vinte", "trezentos e quarenta e cinco", "duzentos", "mil e quinhentos",
               "quarenta e dois", "noventa e nove", "seiscentos e dez", "dezoito"]  # fmt: skip
 _SMALL = ["dez", "vinte e cinco", "trinta", "cinquenta", "noventa", "quinze"]
@@ -60,6 +72,8 @@ def make_segments(count: int, seed: int = 7) -> list[str]:
             d11=_digits(rng, 11), d2=rng.choice(["onze", "vinte e um", "quarenta e sete"]),
             d9=_digits(rng, 9), d4=_digits(rng, 4), card=rng.choice(_CARDINALS),
             small=rng.choice(_SMALL), digit=rng.choice(_DIGITS[1:]), name=rng.choice(_NAMES),
+            n=rng.randrange(10, 99), pix=rng.choice(_PIX), d8=_digits(rng, 8),
+            day=rng.choice(_DAYS),
         )  # fmt: skip
         words = piece.split()
         start = rng.randrange(len(_FILLER) - 20)
@@ -76,15 +90,20 @@ def _percentiles(times: list[float]) -> str:
     return f"p50 {p50:.3f} ms  p99 {p99:.3f} ms  max {times[-1] * 1000:.2f} ms"
 
 
-def latency(segments: list[str], processor: Postprocessor, options: PostprocessOptions) -> str:
+def latency(
+    segments: list[str],
+    processor: Postprocessor,
+    options: PostprocessOptions,
+    explain: bool = False,
+) -> str:
     """Wall-clock and CPU-time percentiles; on a shared machine the wall tail is mostly
     preemption, which the thread's CPU time leaves out."""
     for text in segments[:500]:  # warm-up: imports, memo, branch caches
-        processor.process(text, options)
+        processor.process(text, options, [] if explain else None)
     wall, cpu = [], []
     for text in segments:
         t, c = time.perf_counter(), time.thread_time()
-        processor.process(text, options)
+        processor.process(text, options, [] if explain else None)
         cpu.append(time.thread_time() - c)
         wall.append(time.perf_counter() - t)
     return f"wall {_percentiles(wall)} | cpu {_percentiles(cpu)}"
@@ -137,11 +156,11 @@ def main() -> None:
                 print("NeMo, memo missing  ", latency(segments, unmemoised, PostprocessOptions()))
             else:
                 print("NeMo unavailable:", normalizer.load_error)
-        try:
-            hot = PostprocessOptions(hot_words=("PIX", "Itaú", "Bradesco", "Nubank", "CDB"))
-            print("rules + hot words   ", latency(segments, rules, hot))
-        except ImportError:
-            print("hot words: mediaserver.domain.hotwords not available")
+        hot = PostprocessOptions(
+            hot_words=("PIX", "Itaú", "Bradesco", "Nubank", "CDB", "Caixa", "Mercado Pago")
+        )
+        print("rules + hot words   ", latency(segments, rules, hot))
+        print("rules, hot, explain ", latency(segments, rules, hot, explain=True))
         if not args.skip_startup:
             print("start-up, rules only", startup(Path(tmp) / "unused", nemo=False))
             print("start-up, cold cache", startup(Path(tmp) / "cold", nemo=True))

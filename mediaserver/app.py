@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -14,17 +15,28 @@ from mediaserver import __version__
 from mediaserver.api import auth, calls_rtp, errors, health, jobs, transcriptions
 from mediaserver.api import calls as calls_api
 from mediaserver.api import demo as demo_page
+from mediaserver.api import docs as docs_page
 from mediaserver.api import models as models_api
 from mediaserver.api import realtime as realtime_api
 from mediaserver.api import speak as speak_api
 from mediaserver.api import speech as speech_api
 from mediaserver.api import webrtc as webrtc_api
 from mediaserver.api.auth import ApiKeyMiddleware
+from mediaserver.api.request_metrics import RequestMetricsMiddleware
 from mediaserver.config import Settings
+from mediaserver.engines.models.defaults import models_report
 from mediaserver.observability import Metrics
 from mediaserver.runtime import Runtime, build_runtime
 
 log = structlog.get_logger("mediaserver.app")
+
+
+async def log_models(runtime: Runtime) -> None:
+    """What the server can do: its models, and a default that is missing (once, with the fix)."""
+    report = await asyncio.to_thread(models_report, runtime.registry, runtime.settings.models)
+    log.info("models.installed", stt=list(report.stt), tts=list(report.tts))
+    for name, fix in report.fixes().items():
+        log.warning("models.default_missing", model=name, fix=fix)
 
 
 def freeze_startup_heap() -> None:
@@ -44,6 +56,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("server.start", version=__version__, host=settings.server.host)
+        await log_models(runtime)
         try:
             await runtime.start()
             if freeze_heap:
@@ -66,10 +79,14 @@ def create_app(
             *webrtc_api.routes,
             *realtime_api.routes,
             *demo_page.routes,
+            *docs_page.routes,
         ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
-        middleware=[Middleware(ApiKeyMiddleware, keys=settings.server.api_keys)],
+        middleware=[
+            Middleware(RequestMetricsMiddleware, metrics=runtime.metrics),
+            Middleware(ApiKeyMiddleware, keys=settings.server.api_keys),
+        ],
     )
     app.state.runtime = runtime
     return app

@@ -112,6 +112,9 @@ class RtpSettings:
     latch_packets: int = 3
     allowed_sources: tuple[str, ...] = ()
     jitter_delay_ms: int = 60
+    # Media the jitter buffer holds ahead of playout: senders that burst (ffmpeg -re sends a
+    # file's reads at once, WAN stalls release a queue) are absorbed up to this much.
+    jitter_capacity_ms: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +358,11 @@ def _validate(s: Settings) -> None:
             "rtp.port_min..rtp.port_max must be a range within 1024..65535",
         ),
         (s.rtp.latch_packets >= 1, "rtp.latch_packets must be >= 1"),
+        (0 < s.rtp.jitter_delay_ms <= 1000, "rtp.jitter_delay_ms must be in 1..1000"),
+        (
+            max(200, s.rtp.jitter_delay_ms) <= s.rtp.jitter_capacity_ms <= 10_000,
+            "rtp.jitter_capacity_ms must be in 200..10000 and >= rtp.jitter_delay_ms",
+        ),
         (0 < s.audiosocket.port < 65536, "audiosocket.port must be 1..65535"),
         (s.session.ring_buffer_s >= 5, "session.ring_buffer_s must be >= 5"),
         (0.5 <= s.session.force_commit_ratio < 1, "session.force_commit_ratio must be in [0.5, 1)"),

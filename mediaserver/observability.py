@@ -12,11 +12,21 @@ import sys
 from typing import TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from mediaserver.config import LoggingSettings
 
 METRIC_PREFIX = "mediaserver"
+
+# One `_created` timestamp series per counter and histogram child doubles the output and nobody
+# graphs them (Prometheus ignores them unless asked); process-wide, like the client's default.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
 class _Stderr:
@@ -176,9 +186,16 @@ class Metrics:
         )
         self.rtp_packets = Counter(
             f"{p}_rtp_packets_total",
-            "RTP packets of ended calls by outcome: received, lost, rejected, malformed, "
-            "late, duplicate, reordered",
+            "RTP packets of ended calls by outcome: received, played, lost, rejected, "
+            "malformed, late, duplicate, reordered, discarded (jitter buffer over capacity or "
+            "shrinking its delay)",
             ["outcome"],
+            registry=r,
+        )
+        self.rtp_concealed_seconds = Counter(
+            f"{p}_rtp_concealed_seconds_total",
+            "Audio of ended RTP calls synthesised for packets missing inside the stream (loss "
+            "concealment; not the silence after the sender stopped)",
             registry=r,
         )
         self.rtp_ports_in_use = Gauge(

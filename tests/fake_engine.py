@@ -5,6 +5,8 @@ The script is `fake.json` in the model directory (all keys optional):
   load_s:     seconds `load` takes;  fail_load: error message `load` raises
   rtf:        processing seconds per audio second in `transcribe_file`
   step_s:     progress is reported (and cancellation noticed) every step_s of processing
+  bursts:     [[pause_s, [done_s, ...]], ...] instead of rtf/step_s: after each pause, report
+              those positions at once (as batched decoding yields a batch's segments)
   crash_at_s: `transcribe_file` kills the process once this much audio is processed
   accept_s:   seconds each stream `accept` takes
   freeze_after_s: the process stops itself (SIGSTOP) this long after loading: a hung worker
@@ -111,6 +113,11 @@ class FakeEngine:
         if audio.dtype != np.float32:
             raise ValueError("fake engine wants float32")
         total = len(audio) / RATE
+        for pause, positions in self.script.get("bursts", []):
+            time.sleep(pause)
+            for done in positions:
+                if progress is not None:
+                    progress(done, total)
         work = total * float(self.script.get("rtf", 0.0))
         step = float(self.script.get("step_s", 0.005))
         steps = max(1, math.ceil(work / step)) if work > 0 else 1

@@ -10,9 +10,13 @@ Where a client may put its key (``MEDIASERVER_API_KEYS`` lists the valid ones):
 - Never in a REST URL: a request with ``api_key`` in its query string is refused even if it
   also carries a valid header, so a client leaking its key into access logs finds out at once.
 
-Public paths (no key needed): ``/health``, the demo page ``/`` and ``/static/...``. The page
-holds no data; every API it calls needs the key. The page should take the key from its URL
-fragment (``/#key=...``), which browsers never send to the server.
+Public paths (no key needed): the probes ``/health`` and ``/ready`` (a load balancer or a
+Kubernetes probe has no key), the API description ``/docs`` and ``/openapi.json``, the demo page
+``/`` and ``/static/...``. None of them holds data; every API the page calls needs the key. The
+page takes the key from a field or its URL fragment (``/#key=...``), never sent to the server.
+A public route may show more to a client that does present a valid key (``/ready`` lists the
+installed models then): ``request.state.authenticated`` says whether it did (always true when no
+keys are configured).
 
 The key is compared in constant time against every configured key (no early exit), on SHA-256
 digests so that key lengths do not leak either. Before a WebSocket request reaches its route the
@@ -41,7 +45,7 @@ from mediaserver.api.errors import ApiError
 
 log = structlog.get_logger("mediaserver.auth")
 
-PUBLIC_PATHS = frozenset({"/health", "/"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/docs", "/openapi.json", "/"})
 PUBLIC_PREFIXES = ("/static/",)
 QUERY_PARAM = "api_key"
 SUBPROTOCOL_PREFIX = "api-key."
@@ -79,7 +83,13 @@ class ApiKeyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or not self.enabled or is_public(scope["path"]):
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if not self.enabled or is_public(scope["path"]):
+            key = _header_key(scope) if self.enabled else None
+            authenticated = not self.enabled or (key is not None and self.accepts(key))
+            scope.setdefault("state", {})["authenticated"] = authenticated
             await self.app(scope, receive, send)
             return
         if kind == "http":

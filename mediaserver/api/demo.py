@@ -1,7 +1,9 @@
 """The demo page: GET / (a WebRTC call from the browser's microphone) and its script.
 
-Plain HTML and JavaScript shipped inside the package; no build step. `/?autostart=1` starts the
-call as soon as the page loads (kiosk mode; the end-to-end tests drive it that way).
+Plain HTML and JavaScript shipped inside the package; no build step. The page picks the model
+and language from GET /v1/models, takes an API key in a field (sent as a header), and shows
+errors in red. `/?autostart=1` starts the call as soon as the page loads (kiosk mode; the
+end-to-end tests drive it that way); `model`, `language` and `codec` preselect the call's.
 """
 
 from __future__ import annotations

@@ -40,14 +40,14 @@ from mediaserver.engines.errors import EngineError
 from mediaserver.engines.tts.base import UnknownVoiceError, check_speed
 from mediaserver.engines.tts.service import (
     MAX_INPUT_CHARS,
-    EmptySpeechError,
+    EmptyTextError,
     TtsStream,
 )
 from mediaserver.formats.audio import (
     MEDIA_TYPES,
     AudioEncoder,
+    AudioFormat,
     AvEncoder,
-    SpeechFormat,
     create_encoder,
     parse_format,
 )
@@ -55,7 +55,7 @@ from mediaserver.formats.audio import (
 log = structlog.get_logger("mediaserver.api.speech")
 
 MAX_BODY_BYTES: Final = 64 * 1024  # 4096 characters of UTF-8 and the other fields, with room
-DEFAULT_FORMAT: Final[SpeechFormat] = "mp3"
+DEFAULT_FORMAT: Final[AudioFormat] = "mp3"
 _FIELDS: Final = frozenset({"model", "input", "voice", "response_format", "speed"})
 
 
@@ -108,7 +108,7 @@ def _speed(data: dict[str, Any]) -> float:
         raise _bad(str(exc), "speed") from None
 
 
-def _format(data: dict[str, Any]) -> SpeechFormat:
+def _format(data: dict[str, Any]) -> AudioFormat:
     try:
         return parse_format(data.get("response_format") or DEFAULT_FORMAT)
     except ValueError as exc:
@@ -127,7 +127,7 @@ async def create_speech(request: Request) -> Response:
         stream = await tts.open(text, model=model, voice=voice, speed=speed)
     except UnknownVoiceError as exc:
         raise _bad(f"{exc} (list them with GET /v1/voices)", "voice", "invalid_voice") from None
-    except EmptySpeechError as exc:
+    except EmptyTextError as exc:
         raise _bad(str(exc), "input") from None
     encoder = create_encoder(fmt, stream.sample_rate)
     headers = {"X-Sample-Rate": str(encoder.sample_rate), "X-Cache": _cache(stream)}
@@ -170,7 +170,8 @@ async def list_voices(request: Request) -> Response:
             "model": v.model,
             "id": v.voice.id,
             "language": v.voice.language,
-            "gender": v.voice.gender,
+            # null where the engine does not know (espeak-ng's voices), never a guess
+            "gender": None if v.voice.gender == "unknown" else v.voice.gender,
         }
         for v in voices
     ]

@@ -57,17 +57,17 @@ class Synthesizer(Protocol):
 
 
 class ServiceSynthesizer:
-    """Synthesis through the server's speech service: the default TTS model and voice, pt-BR
+    """Synthesis through the server's TTS service: the default TTS model and voice, pt-BR
     normalization, the audio cache (a repeated prompt costs no worker), the worker freed as
     soon as the utterance is cancelled."""
 
-    def __init__(self, speech: TtsService) -> None:
-        self._speech = speech
+    def __init__(self, tts: TtsService) -> None:
+        self._tts = tts
 
     async def stream(
         self, text: str, voice: str | None, speed: float
     ) -> AsyncIterator[tuple[bytes, int]]:
-        stream = await self._speech.open(text, voice=voice, speed=speed)
+        stream = await self._tts.open(text, voice=voice, speed=speed)
         try:
             async for pcm in stream:
                 yield pcm.astype("<i2", copy=False).tobytes(), stream.sample_rate
@@ -77,7 +77,7 @@ class ServiceSynthesizer:
 
 class SupervisorSynthesizer:
     """Synthesis straight through the engine supervisor, text made speakable first (no cache,
-    no voice check: for tools and tests that run a worker without the speech service)."""
+    no voice check: for tools and tests that run a worker without the TTS service)."""
 
     def __init__(self, supervisor: Supervisor, model: str, default_voice: str = "") -> None:
         self._supervisor = supervisor

@@ -7,12 +7,17 @@ is concealed: the last frame repeated with a linear fade to silence over ``FADE_
 silence. After a comfort-noise packet (RTP payload type 13) gaps are plain silence and not
 counted as concealment.
 
-Delay: the first packet plays ``target_delay_ms`` after it arrives. A packet that misses its
-slot makes the buffer grow back to the target (inserting concealment) if that keeps the delay
-under ``max_delay_ms``; otherwise it is dropped as late. When every packet of a one-second
-window arrived at least a frame earlier than needed (a sender clock running fast, a jitter
-spike gone), one frame is skipped; a packet arriving more than ``max_delay_ms`` ahead
-skips at once. Skipped audio is counted in ``discarded``.
+Delay: the first packet plays ``target_delay_ms`` after it arrives, and that playout point
+holds: packets that arrive early (a sender that sends in bursts, as ``ffmpeg -re`` does, or a
+WAN burst after a short stall) simply wait for their slot, up to ``capacity_ms`` of media
+ahead of the play position. Only a packet beyond the capacity makes room, by skipping the
+oldest buffered audio (``discarded``); memory stays bounded. A packet that misses its slot
+makes the buffer grow back to the target (inserting concealment) if what then waits behind
+it (the buffered media, or after a stall the packets on time coming with it) stays under
+``max_delay_ms``; otherwise it is dropped as late. So a stall costs at most that much added
+delay, whatever the capacity. When every packet of a one-second window arrived at least a
+frame earlier than needed (a sender clock running fast, delay added by a stall, a late first
+packet), one frame is skipped per window, also counted in ``discarded``.
 
 Streams: loss, duplicates and reordering are tracked on 16-bit sequence numbers extended
 across wraparound. A new SSRC, a sequence jump (more than 3000 ahead or 100 behind, as in
@@ -29,48 +34,25 @@ from __future__ import annotations
 
 import math
 from bisect import insort
-from dataclasses import dataclass
 
 import numpy as np
 
+from mediaserver.codecs.jitter_stats import Frame, JitterStats
+
+__all__ = ["COMFORT_NOISE", "FADE_MS", "MAX_CAPACITY_MS", "Frame", "JitterBuffer", "JitterStats"]
+
 COMFORT_NOISE = 13  # RTP payload type of RFC 3389 comfort noise
 FADE_MS = 60
+MAX_CAPACITY_MS = 10_000
 
 _MAX_DROPOUT = 3000
 _MAX_MISORDER = 100
 _WINDOW = 128  # sequence numbers remembered for duplicate detection
 _WINDOW_MASK = (1 << _WINDOW) - 1
+# Samples of float rounding in ``lead`` (computed from the caller's clock) that are not an
+# overflow: a packet ending exactly at the capacity fits.
+_ROUNDING = 1e-3
 _ADAPT_PACKETS = 50  # packets per delay-shrinking window (1 s at 20 ms)
-
-
-@dataclass(slots=True)
-class Frame:
-    """Output audio: PCM16 little-endian; ``timestamp`` is its first sample on the output
-    timeline; ``concealed`` when synthesised for missing media."""
-
-    pcm: bytes
-    timestamp: int
-    concealed: bool
-
-
-@dataclass(slots=True)
-class JitterStats:
-    """Counters; ``lost`` is RFC 3550's expected minus received (never negative here)."""
-
-    clock_rate: int
-    received: int = 0  # every packet pushed, duplicates and late ones included
-    lost: int = 0  # sequence numbers never received (so far)
-    late: int = 0  # received after their slot was played and dropped
-    duplicate: int = 0
-    reordered: int = 0  # arrived after a higher sequence number
-    discarded: int = 0  # buffered packets dropped to keep the delay bounded
-    concealed: int = 0  # frames synthesised for missing media
-    concealed_samples: int = 0
-    resets: int = 0  # new stream segments (SSRC change, sequence or timestamp jump)
-
-    @property
-    def concealed_ms(self) -> float:
-        return self.concealed_samples * 1000 / self.clock_rate
 
 
 # A queued packet: (timeline position, extended sequence number, pcm, comfort noise). A plain
@@ -87,7 +69,10 @@ class JitterBuffer:
         frame_samples_hint: int | None = None,
         target_delay_ms: int = 60,
         max_delay_ms: int = 200,
+        capacity_ms: int | None = None,
     ) -> None:
+        """``capacity_ms`` (default ``max_delay_ms``): how much media may wait ahead of the
+        play position; make it large (a second or more) to absorb senders that burst."""
         if clock_rate <= 0:
             raise ValueError(f"clock_rate must be positive, got {clock_rate}")
         if not 0 < target_delay_ms <= max_delay_ms <= 1000:
@@ -95,14 +80,24 @@ class JitterBuffer:
                 "need 0 < target_delay_ms <= max_delay_ms <= 1000, got "
                 f"{target_delay_ms} and {max_delay_ms}"
             )
+        capacity = max_delay_ms if capacity_ms is None else capacity_ms
+        if not max_delay_ms <= capacity <= MAX_CAPACITY_MS:
+            raise ValueError(
+                f"need max_delay_ms <= capacity_ms <= {MAX_CAPACITY_MS}, got "
+                f"{max_delay_ms} and {capacity}"
+            )
         self.clock_rate = clock_rate
         self.stats = JitterStats(clock_rate)
         self._target = clock_rate * target_delay_ms // 1000
         self._max = clock_rate * max_delay_ms // 1000
+        self._capacity = clock_rate * capacity // 1000
         self._frame = frame_samples_hint or clock_rate // 50
+        # The delay moves in steps of a frame, at most the nominal one: senders with large
+        # packets (ffmpeg's 1460-byte default) would otherwise conceal 182 ms at a time.
+        self._step = self._frame
         self._fade = clock_rate * FADE_MS // 1000
-        # 10 ms packets filling max_delay, plus room for reordering.
-        self._max_entries = max_delay_ms // 10 + 32
+        # 10 ms packets filling the capacity, plus room for reordering.
+        self._max_entries = capacity // 10 + 32
         self._origin: float | None = None  # caller time at which output sample 0 plays
         self._play = 0  # next output sample to emit
         self._entries: list[_Entry] = []
@@ -122,6 +117,7 @@ class JitterBuffer:
         self._last_pcm = b""
         self._conceal_run = 0
         self._comfort_noise = False
+        self._refused: tuple[int, float] | None = None  # (sequence, lateness) last dropped late
 
     def __len__(self) -> int:
         """Packets held (bounded)."""
@@ -191,11 +187,11 @@ class JitterBuffer:
         comfort_noise: bool,
         now: float,
     ) -> None:
-        """Queue a located packet, adapting the delay when it is late or far ahead."""
+        """Queue a located packet, adapting the delay when it is late or over capacity."""
         assert self._origin is not None
         lead = position - (now - self._origin) * self.clock_rate
-        if position < self._play or lead > self._max:
-            adjusted = self._adjust(position, samples, lead)
+        if position < self._play or lead + samples > self._capacity + _ROUNDING:
+            adjusted = self._adjust(position, sequence, samples, lead)
             if adjusted is None:
                 return
             position, lead = adjusted
@@ -267,21 +263,51 @@ class JitterBuffer:
         self._anchor_ts = timestamp
         self._anchor_pos = position
 
-    def _adjust(self, position: int, samples: int, lead: float) -> tuple[int, float] | None:
-        """A packet behind the play position or too far ahead of it: grow or cut the delay.
+    def _adjust(
+        self, position: int, sequence: int, samples: int, lead: float
+    ) -> tuple[int, float] | None:
+        """A packet behind the play position or beyond the capacity: grow or cut the delay.
         Return its new (position, lead), or None when it is dropped as late."""
-        if position + samples <= self._play:
+        # Partly played (concealed) already and past its time: late too. Trimming it instead
+        # would cost a large packet's audio at every read of a slow sender, never growing back.
+        if position + samples <= self._play or lead < 0:
             grow = self._round_up(self._target - lead)
-            if self._tail + grow - (position - lead) > self._max:
+            # Everything after it waits ``grow`` longer too: what is buffered, and, when it
+            # missed its slot by a frame or more (a stall), the packets sent since, on time
+            # right behind it (due at the target). Without them a packet a whole stall late
+            # would grow the delay by the stall, and the rest of the stall's burst wait that
+            # much longer. Less than a frame late is a slow sender clock or jitter.
+            ahead = self._tail - (position - lead)
+            late_by = -lead
+            if (
+                late_by >= self._frame
+                and ahead < self._target
+                and self._catching_up(sequence, late_by)
+            ):
+                ahead = self._target
+            if ahead + grow > self._max:
                 self.stats.late += 1
+                self._refused = (sequence, late_by)
                 return None
             self._shift(grow)
             return position + grow, lead + grow
-        if lead > self._max:
-            cut = self._round_up(lead - self._target)
+        if lead + samples > self._capacity + _ROUNDING:
+            # Overflow: skip just enough of the oldest audio to make room. Cutting back to the
+            # target would throw away up to a whole capacity of audio at once.
+            cut = self._round_up(lead + samples - self._capacity)
             self._shift(-cut)
             return position - cut, lead - cut
         return position, lead  # overlaps the play position: pop plays what is left
+
+    def _catching_up(self, sequence: int, late_by: float) -> bool:
+        """Whether a burst may be catching up: no packet just before this one was dropped
+        as late by as much. Packets out of a stall arrive together, each a frame less late
+        than the one before; a sender that paused without advancing its timestamps resumes
+        with every packet as late as the first, and nothing after would ever play."""
+        refused = self._refused
+        return (
+            refused is None or sequence != refused[0] + 1 or late_by < refused[1] - self._step / 2
+        )
 
     def _adapt(self) -> None:
         # One frame per window at most: skipped audio is audible (and lost to speech
@@ -292,7 +318,8 @@ class JitterBuffer:
         self._window = 0
 
     def _round_up(self, samples: float) -> int:
-        return max(1, math.ceil(samples / self._frame)) * self._frame
+        step = min(self._frame, self._step)
+        return max(1, math.ceil(samples / step)) * step
 
     def _shift(self, samples: int) -> None:
         """Move every queued packet (and the current segment) by ``samples`` on the timeline;
@@ -327,8 +354,11 @@ class JitterBuffer:
                         self.stats.discarded += 1
                         continue
                 frames.append(Frame(pcm, play, False))
+                self.stats.played += 1
                 play += len(pcm) >> 1
-                self._conceal_run = 0
+                if self._conceal_run:
+                    self.stats.gap_samples += self._conceal_run
+                    self._conceal_run = 0
                 self._comfort_noise = False
             else:
                 samples = self._frame

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from mediaserver.commands.server_url import add_url_option, auth_headers, base_url
 from mediaserver.config import Settings
 from mediaserver.engines.base import ModelLoadError, ModelNotFoundError
 from mediaserver.engines.models import hub
@@ -49,7 +50,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("pull", help="download a model (or import a local copy)")
     p.add_argument("name", metavar="NAME", help="catalog name (see `list --available`)")
     p.add_argument("--from", dest="source", metavar="DIR", type=Path, help="import this directory")
-    p.add_argument("--engine", choices=[e for e in ENGINES if e != "espeak-ng"])
+    p.add_argument(
+        "--engine",
+        choices=[e for e in ENGINES if e != "espeak-ng"],
+        help="with --from: the engine that runs the files (default: the directory's manifest, "
+        "the catalog entry NAME, else detected from the files)",
+    )
     p.add_argument("--name", dest="alias", metavar="ALIAS", help="install under this name")
     p.set_defaults(func=_guarded(pull))
 
@@ -60,15 +66,16 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("ps", help="list the models the running server has loaded")
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    add_url_option(p)
     p.set_defaults(func=_guarded(ps))
 
     p = subparsers.add_parser("rm", help="remove an installed model")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="an installed model (see `mediaserver list`)")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=_guarded(rm))
 
     p = subparsers.add_parser("inspect", help="show an installed model's manifest as JSON")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", help="an installed model (see `mediaserver list`)")
     p.set_defaults(func=_guarded(inspect))
 
 
@@ -129,17 +136,40 @@ def list_models(args: argparse.Namespace, settings: Settings) -> int:
     for path, reason in problems:
         print(f"mediaserver: warning: skipping {path}: {reason}", file=sys.stderr)
     if args.json:
-        print(json.dumps([m.to_dict() for m in models], indent=2))
+        print(json.dumps([_with_voices(m) for m in models], indent=2))
         return OK
     rows = [_installed_row(m) for m in models]
-    _print_table(("NAME", "ENGINE", "TYPE", "SIZE", "SOURCE"), rows)
+    _print_table(("NAME", "ENGINE", "TYPE", "VOICES", "SIZE", "SOURCE"), rows)
     return OK
 
 
 def _installed_row(model: InstalledModel) -> tuple[str, ...]:
     m = model.manifest
     source = {"hub": m.source.repo, "local": m.source.path, "builtin": "builtin"}[m.source.kind]
-    return (m.name, m.engine, m.type, _size(m.size_bytes) if model.path else "-", source)
+    voices = _voices(model)
+    count = "-" if voices is None else str(len(voices))
+    return (m.name, m.engine, m.type, count, _size(m.size_bytes) if model.path else "-", source)
+
+
+def _voices(model: InstalledModel) -> list[str] | None:
+    """A TTS model's voices as GET /v1/voices lists them (same function); None for STT.
+    espeak-ng's come from its library: the manifest names only its default voice."""
+    if model.manifest.type != "tts":
+        return None
+    from mediaserver.engines.tts.service import list_voices
+
+    try:
+        return [v.id for v in list_voices(model)]
+    except ModelLoadError:  # the engine is not usable here: no voices to offer
+        return []
+
+
+def _with_voices(model: InstalledModel) -> dict[str, object]:
+    data = model.to_dict()
+    voices = _voices(model)
+    if voices is not None:
+        data["voices"] = voices
+    return data
 
 
 def _list_catalog(registry: Registry, *, as_json: bool) -> int:
@@ -173,24 +203,22 @@ def _list_catalog(registry: Registry, *, as_json: bool) -> int:
 
 
 def ps(args: argparse.Namespace, settings: Settings) -> int:
-    host = settings.server.host
-    # A wildcard listen address is reachable on loopback.
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    netloc = f"[{host}]" if ":" in host else host
-    url = f"http://{netloc}:{settings.server.port}/v1/models?loaded=true"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    if settings.server.api_keys:
-        request.add_header("Authorization", f"Bearer {settings.server.api_keys[0]}")
+    server = base_url(settings, args.url)
+    url = f"{server}/v1/models?loaded=true"
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", **auth_headers(settings)}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             body = json.load(response)
     except urllib.error.HTTPError as exc:
-        return _fail(f"the server at {url} answered HTTP {exc.code}", FAILED)
+        hint = "; set MEDIASERVER_API_KEYS to one of its keys" if exc.code == 401 else ""
+        return _fail(f"the server at {server} answered HTTP {exc.code}{hint}", FAILED)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         return _fail(
-            f"the server is not running at {netloc}:{settings.server.port} ({reason}); "
-            "start it with `mediaserver serve`",
+            f"the server is not running at {server} ({reason}); start it with "
+            "`mediaserver serve`, or name where it runs with --url",
             FAILED,
         )
     except json.JSONDecodeError:
@@ -225,7 +253,7 @@ def rm(args: argparse.Namespace, settings: Settings) -> int:
 
 def inspect(args: argparse.Namespace, settings: Settings) -> int:
     model = Registry.from_settings(settings).get(args.name)
-    print(json.dumps(model.to_dict(), indent=2))
+    print(json.dumps(_with_voices(model), indent=2))
     return OK
 
 

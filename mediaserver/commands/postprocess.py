@@ -4,6 +4,12 @@ Plain mode writes the formatted text of each line. `--jsonl` reads `{"text": ...
 [...]}` objects and writes `{"text": ..., "entities": [...]}`; a line that cannot be read gets
 `{"error": ...}` in its place, the run goes on, and the exit status is 1 at the end.
 Every result is flushed as soon as it is written, so the command can sit behind a pipe.
+
+`--explain` says which rule made each change, for a support engineer looking into a disputed
+transcript: in plain mode every output line is followed by one indented line per change,
+`  [start:end] rule: "what was said" -> "what was written"` (offsets in the output line); with
+`--jsonl` each object gets a `"rewrites"` list of `{rule, before, after, start, end}`. Under
+`--redact` the input of a masked entity is masked in the explanation too.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any, TextIO
 
 from mediaserver.config import Settings
 from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
-from mediaserver.domain.pipeline import PostprocessOptions, Postprocessor
+from mediaserver.domain.pipeline import PostprocessOptions, Postprocessor, Rewrite
 from mediaserver.observability import Metrics
 
 
@@ -29,6 +35,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-entities", action="store_true", help="do not format entities")
     p.add_argument("--redact", action="store_true", help="mask CPF/CNPJ/phone/card digits")
     p.add_argument("--jsonl", action="store_true", help="JSON objects in and out, one per line")
+    p.add_argument(
+        "--explain", action="store_true", help="show which rule made each change, and where"
+    )
     p.add_argument(
         "--no-nemo", action="store_true", help="use only the built-in ITN rules (no NeMo)"
     )
@@ -79,7 +88,7 @@ def run(
     handle = _jsonl_line if args.jsonl else _plain_line
     failed = 0
     for line in iter(source.readline, ""):
-        out, ok = handle(processor, options, line.rstrip("\r\n"))
+        out, ok = handle(processor, options, line.rstrip("\r\n"), args.explain)
         failed += not ok
         sink.write(out + "\n")
         sink.flush()
@@ -96,13 +105,23 @@ def _utf8(stream: TextIO) -> TextIO:
 
 
 def _plain_line(
-    processor: Postprocessor, options: PostprocessOptions, line: str
+    processor: Postprocessor, options: PostprocessOptions, line: str, explain: bool
 ) -> tuple[str, bool]:
-    return processor.process(line, options).text, True
+    if not explain:
+        return processor.process(line, options).text, True
+    trace: list[Rewrite] = []
+    text = processor.process(line, options, trace).text
+    return "\n".join([text, *(_explanation(r) for r in trace)]), True
+
+
+def _explanation(rewrite: Rewrite) -> str:
+    before = json.dumps(rewrite.before, ensure_ascii=False)
+    after = json.dumps(rewrite.after, ensure_ascii=False)
+    return f"  [{rewrite.start}:{rewrite.end}] {rewrite.rule}: {before} -> {after}"
 
 
 def _jsonl_line(
-    processor: Postprocessor, options: PostprocessOptions, line: str
+    processor: Postprocessor, options: PostprocessOptions, line: str, explain: bool
 ) -> tuple[str, bool]:
     try:
         request = json.loads(line)
@@ -117,9 +136,15 @@ def _jsonl_line(
         options = PostprocessOptions(
             options.itn, options.entities, options.redact, tuple(hot_words)
         )
-    result = processor.process(request["text"], options)
-    entities = [e.to_dict() for e in result.entities]
-    return json.dumps({"text": result.text, "entities": entities}, ensure_ascii=False), True
+    trace: list[Rewrite] | None = [] if explain else None
+    result = processor.process(request["text"], options, trace)
+    reply: dict[str, object] = {
+        "text": result.text,
+        "entities": [e.to_dict() for e in result.entities],
+    }
+    if trace is not None:
+        reply["rewrites"] = [r.to_dict() for r in trace]
+    return json.dumps(reply, ensure_ascii=False), True
 
 
 def _error(message: str) -> str:

@@ -23,6 +23,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="allow a non-loopback address without API keys",
     )
+    p.add_argument(
+        "--pull-missing",
+        action="store_true",
+        help="first download the default STT model if it is not installed (offline: say so "
+        "and serve without it)",
+    )
     p.set_defaults(func=run)
 
 
@@ -71,6 +77,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if refusal is not None:
         print(f"mediaserver: {refusal}", file=sys.stderr)
         return 2
+    if getattr(args, "pull_missing", False):
+        from mediaserver.commands.default_model import pull_missing_default
+
+        try:
+            pull_missing_default(settings)
+        except KeyboardInterrupt:
+            print("mediaserver: interrupted; nothing was installed", file=sys.stderr)
+            return 1
 
     import uvicorn
 

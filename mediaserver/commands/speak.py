@@ -1,6 +1,6 @@
 """`mediaserver speak TEXT -o FILE`: text to an audio file, no server needed.
 
-The model runs in a local worker process started through the same supervisor and speech
+The model runs in a local worker process started through the same supervisor and TTS
 service as the server's POST /v1/audio/speech, so both say the same thing the same way (pt-BR
 normalization included). The format comes from --format, else from the file's suffix, else
 WAV. `-o -` writes to stdout (a WAV there has the streaming "unknown size" header); a WAV file
@@ -23,8 +23,8 @@ from mediaserver.engines.models.registry import Registry
 from mediaserver.engines.supervision.build import ModelTypeError, build_supervisor
 from mediaserver.engines.tts.service import TtsService, TtsStream
 from mediaserver.formats.audio import (
-    SPEECH_FORMATS,
-    SpeechFormat,
+    AUDIO_FORMATS,
+    AudioFormat,
     WavEncoder,
     create_encoder,
     parse_format,
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", help="installed TTS model (default from config: espeak-ng)")
     p.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0 (default 1.0)")
     p.add_argument(
-        "--format", choices=SPEECH_FORMATS, help="audio format (default: from the suffix, or wav)"
+        "--format", choices=AUDIO_FORMATS, help="audio format (default: from the suffix, or wav)"
     )
     p.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="where to write ('-' = stdout)"
@@ -52,14 +52,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def output_format(output: str, given: str | None) -> SpeechFormat:
+def output_format(output: str, given: str | None) -> AudioFormat:
     """--format if given, else the output file's suffix if it names a format, else wav."""
     if given is not None:
         return parse_format(given)
     suffix = Path(output).suffix.lower().lstrip(".")
     if suffix == "ogg":
         return "opus"
-    return parse_format(suffix) if suffix in SPEECH_FORMATS else "wav"
+    return parse_format(suffix) if suffix in AUDIO_FORMATS else "wav"
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def speak(
     settings: Settings,
     text: str,
-    fmt: SpeechFormat,
+    fmt: AudioFormat,
     output: str,
     voice: str | None = None,
     model: str | None = None,
@@ -98,8 +98,8 @@ async def speak(
     registry = Registry.from_settings(settings)
     # One utterance, then exit: the worker never needs unloading, the cache never warms up.
     async with build_supervisor(settings, registry, auto_unload_s=0) as engines:
-        speech = TtsService(engines, registry, settings)
-        stream = await speech.open(text, model=model, voice=voice, speed=speed)
+        tts = TtsService(engines, registry, settings)
+        stream = await tts.open(text, model=model, voice=voice, speed=speed)
         try:
             if output == STDIO:
                 await _write(stream, fmt, sys.stdout.buffer)
@@ -110,7 +110,7 @@ async def speak(
             await stream.aclose()
 
 
-async def _write_file(stream: TtsStream, fmt: SpeechFormat, path: Path) -> None:
+async def _write_file(stream: TtsStream, fmt: AudioFormat, path: Path) -> None:
     with path.open("wb") as out:
         data_bytes = await _write(stream, fmt, out)
         if fmt == "wav":  # a file can be patched: give it its real length
@@ -118,7 +118,7 @@ async def _write_file(stream: TtsStream, fmt: SpeechFormat, path: Path) -> None:
             out.write(wav_header(stream.sample_rate, data_bytes))
 
 
-async def _write(stream: TtsStream, fmt: SpeechFormat, out: BinaryIO) -> int:
+async def _write(stream: TtsStream, fmt: AudioFormat, out: BinaryIO) -> int:
     """Encode the stream into `out`; returns the PCM bytes written (the WAV data size)."""
     encoder = create_encoder(fmt, stream.sample_rate)
     pcm_bytes = 0

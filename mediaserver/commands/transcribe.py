@@ -163,7 +163,8 @@ async def transcribe_file(args: argparse.Namespace, settings: Settings) -> str:
     )
     # One file, then exit: the worker never needs unloading.
     async with build_supervisor(settings, registry, auto_unload_s=0) as engines:
-        with ProgressBar(decoded.duration_s * len(rows)) as progress:
+        shown = not getattr(args, "verbose", False)  # -v: log lines instead of the bar
+        with ProgressBar(decoded.duration_s * len(rows), shown=shown) as progress:
             result = await batch.transcribe(
                 engines, name, list(zip(tags, rows, strict=True)), options, progress
             )
@@ -174,14 +175,17 @@ async def transcribe_file(args: argparse.Namespace, settings: Settings) -> str:
 
 
 class ProgressBar:
-    """A tqdm bar on stderr for long files (seconds of audio done); nothing for short ones."""
+    """A tqdm bar on stderr for long files, in seconds of audio done: the engine reports the end
+    of each segment it decodes. Nothing for short files, with `shown=False` (`-v` prints log
+    lines instead, which would tear a bar), or when stderr is not a terminal."""
 
-    def __init__(self, duration_s: float) -> None:
+    def __init__(self, duration_s: float, *, shown: bool = True) -> None:
         self._duration = duration_s
+        self._shown = shown
         self._bar: Any = None
 
     def __enter__(self) -> ProgressCallback:
-        if self._duration >= PROGRESS_AFTER_S:
+        if self._shown and self._duration >= PROGRESS_AFTER_S:
             from tqdm import tqdm
 
             self._bar = tqdm(
@@ -190,12 +194,16 @@ class ProgressBar:
                 desc="transcribing",
                 file=sys.stderr,
                 bar_format=BAR_FORMAT,
+                disable=None,  # off when stderr is not a terminal
+                mininterval=0.1,
             )
         return self._report
 
     def _report(self, done: float, total: float) -> None:
         if self._bar is not None:
-            self._bar.update(round(done, 1) - self._bar.n)
+            step = round(min(done, self._duration), 1) - self._bar.n
+            if step > 0:  # reports may repeat a position; a bar never moves back
+                self._bar.update(step)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

@@ -1,4 +1,4 @@
-"""E-mail addresses (spoken with `arroba` or already written) and random PIX keys (UUIDs)."""
+"""E-mail addresses, spoken with `arroba` or already written."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import unicodedata
 from mediaserver.domain.document import Document, Edit
 
 _WRITTEN_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_UUID = re.compile(
-    r"(?<![0-9A-Za-z-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-    r"[0-9a-fA-F]{12}(?![0-9A-Za-z-])"
-)
 _CONNECTORS = {
     "ponto": ".", "underline": "_", "underscore": "_", "hífen": "-", "hifen": "-",
     "traço": "-", "traco": "-", ".": ".", "_": "_", "-": "-",
@@ -26,18 +22,18 @@ def _plain(word: str) -> str:
 
 
 def find_written(doc: Document) -> None:
-    """Addresses and UUIDs the recognizer already wrote: lower case, reported as entities."""
-    for pattern, kind in ((_WRITTEN_EMAIL, "email"), (_UUID, "pix")):
-        for m in pattern.finditer(doc.text):
-            value = m.group().lower()
-            doc.claim_span(m.start(), m.end(), Edit(m.start(), m.end(), value, kind, value))
+    """Addresses the recognizer already wrote: lower case, reported as entities."""
+    for m in _WRITTEN_EMAIL.finditer(doc.text):
+        value = m.group().lower()
+        edit = Edit(m.start(), m.end(), value, "email", value, rule="email.written")
+        doc.claim_span(m.start(), m.end(), edit)
 
 
 def find_spoken(doc: Document) -> None:
     """`ana ponto lima arroba banco ponto com ponto br` -> `ana.lima@banco.com.br`."""
     tokens = doc.tokens
     for at, tok in enumerate(tokens):
-        if tok.norm != "arroba" or not doc.is_free(at, at + 1):
+        if tok.norm not in ("arroba", "@") or not doc.is_free(at, at + 1):
             continue
         first = _extend(doc, at, -1)
         stop = _extend(doc, at, +1)
@@ -47,7 +43,8 @@ def find_spoken(doc: Document) -> None:
             "@" if i == at else _CONNECTORS.get(tokens[i].norm) or _plain(tokens[i].text)
             for i in range(first, stop)
         )
-        edit = Edit(tokens[first].start, tokens[stop - 1].end, address, "email", address)
+        start, end = tokens[first].start, tokens[stop - 1].end
+        edit = Edit(start, end, address, "email", address, rule="email.spoken")
         doc.claim(first, stop, edit)
 
 
@@ -63,15 +60,30 @@ def _is_name(doc: Document, i: int, first: bool) -> bool:
 def _extend(doc: Document, at: int, step: int) -> int:
     """Index of the farthest name token joined to `arroba` by connectors, in one direction.
 
+    A name is one word, or several written together (`joao123`). Only names joined by a
+    connector belong to the address (§5): in `maria souza arroba ...` only `souza` does.
     Returns the first token index going left, the stop index going right; `at` (or at + 1)
     when there is no name at all.
     """
     i = at + step
     if not _is_name(doc, i, first=True):
         return at if step < 0 else at + 1
+    i = _glued(doc, i, step)
     while _is_connector(doc, i + step) and _is_name(doc, i + 2 * step, first=False):
-        i += 2 * step
+        i = _glued(doc, i + 2 * step, step)
     return i if step < 0 else i + 1
+
+
+def _glued(doc: Document, i: int, step: int) -> int:
+    """The last token of the name at i, going in `step`'s direction: letters and digits written
+    together with no space or mark between them are one name."""
+    tokens = doc.tokens
+    while 0 <= i + step < len(tokens) and tokens[i + step].kind != "punct":
+        a, b = (tokens[i], tokens[i + step]) if step > 0 else (tokens[i + step], tokens[i])
+        if a.end != b.start:
+            break
+        i += step
+    return i
 
 
 def _is_connector(doc: Document, i: int) -> bool:

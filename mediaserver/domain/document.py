@@ -21,6 +21,8 @@ class Edit:
     entity: str | None = None  # the entity type when this edit formats an entity
     value: str = ""
     valid: bool = True
+    rule: str = ""  # which rule made it, for `--explain`; the entity type when empty
+    redacted: bool = False  # the text is masked: an explanation must not show the input either
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,27 @@ class Entity:
             "text": self.text,
             "value": self.value,
             "valid": self.valid,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """One change made to a transcript, as `--explain` shows it: the rule that made it, the
+    span of the input it replaced and what it wrote; `start`/`end` locate `after` in the output."""
+
+    rule: str
+    before: str
+    after: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "before": self.before,
+            "after": self.after,
             "start": self.start,
             "end": self.end,
         }
@@ -90,8 +113,9 @@ class Document:
                 return el.norm
         return ""
 
-    def render(self) -> tuple[str, list[Entity]]:
-        """Apply every edit; entity offsets are computed in the output text."""
+    def render(self, trace: list[Rewrite] | None = None) -> tuple[str, list[Entity]]:
+        """Apply every edit; entity offsets are computed in the output text. With `trace`,
+        every edit is also appended to it as a `Rewrite` (the normal path builds none)."""
         out: list[str] = []
         entities: list[Entity] = []
         pos = length = 0
@@ -102,8 +126,17 @@ class Document:
             if edit.entity is not None:
                 end = length + len(edit.text)
                 entities.append(Entity(edit.entity, edit.text, edit.value, edit.valid, length, end))
+            if trace is not None:
+                trace.append(self._rewrite(edit, length))
             out.append(edit.text)
             length += len(edit.text)
             pos = edit.end
         out.append(self.text[pos:])
         return "".join(out), entities
+
+    def _rewrite(self, edit: Edit, at: int) -> Rewrite:
+        before = self.text[edit.start : edit.end]
+        if edit.redacted:
+            before = "".join("*" if c.isalnum() else c for c in before)
+        rule = edit.rule or edit.entity or "edit"
+        return Rewrite(rule, before, edit.text, at, at + len(edit.text))

@@ -26,6 +26,10 @@ pt-BR words through them:
   acronyms every near match: `doce` is not `DOC`): those are other words built on the same
   letters, not mis-hearings.
 
+A hot word of several words also matches its words written together or split elsewhere
+(`mercadopago` → `Mercado Pago`, `bancodo brasil` → `Banco do Brasil`); a hot word that is
+also an ordinary word (`Caixa`) needs banking context, see `hotword_context.py`.
+
 A run of words is replaced only when it scores better than every shorter run inside it, so
 `o pix` stays `o PIX` instead of swallowing the article. Words carrying digits, `@`, `$`, `%`,
 `/` or `_` are formatted entities and are never touched, nor merged across. Punctuation around
@@ -42,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from mediaserver.domain.document import Edit
+from mediaserver.domain.hotword_context import ORDINARY_WORDS, capitalised_mid_sentence, in_context
 from mediaserver.domain.phonetic import phonetic_key
 
 SIMILARITY_THRESHOLD = 80.0
@@ -51,6 +57,7 @@ _MIN_SPLIT_LETTERS = 5
 
 # Match classes, compared as the first element of a score tuple.
 _SIMILAR, _PHONETIC, _EXACT = 1, 2, 3
+_RULES = {_SIMILAR: "hotword.similar", _PHONETIC: "hotword.phonetic", _EXACT: "hotword.exact"}
 
 _TOKEN = re.compile(r"\S+")
 _CORE = re.compile(r"\w(?:.*\w)?", re.DOTALL)
@@ -74,10 +81,7 @@ class _HotWord:
     key: str
     parts: tuple[tuple[str, str], ...]  # (folded, key) of each of its words
     loose: bool  # may match phonetically or by ratio
-
-    @property
-    def min_words(self) -> int:
-        return len(self.parts)
+    ordinary: bool  # also an everyday word: replaces one only in banking context
 
     @property
     def max_words(self) -> int:
@@ -87,7 +91,7 @@ class _HotWord:
     @property
     def max_loose_words(self) -> int:
         """Recognisers split long unknown names (`nu banque`); `do que` is not `DOC`."""
-        return self.max_words if len(self.folded) >= _MIN_SPLIT_LETTERS else self.min_words
+        return self.max_words if len(self.folded) >= _MIN_SPLIT_LETTERS else len(self.parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,8 @@ class HotWordCorrector:
         # allowed[n, j]: a run of n words may be compared with loose hot word j.
         self._allowed = np.zeros((self._max_window + 1, len(self._loose_index)), dtype=bool)
         for j, i in enumerate(self._loose_index):
-            self._allowed[entries[i].min_words : entries[i].max_loose_words + 1, j] = True
+            # From one word (all its words written together) up to one more than it has.
+            self._allowed[1 : entries[i].max_loose_words + 1, j] = True
 
     @property
     def hot_words(self) -> tuple[str, ...]:
@@ -144,33 +149,60 @@ class HotWordCorrector:
         return tuple(hot.text for hot in self._hot_words)
 
     def correct(self, text: str) -> tuple[str, int]:
-        """Return `text` with mis-recognised hot words replaced, and the number replaced.
-
-        A replacement that would write exactly what is already there is not made nor counted.
-        """
-        if not self._hot_words:
+        """Return `text` with mis-recognised hot words replaced, and the number replaced."""
+        edits = self.replacements(text)
+        if not edits:
             return text, 0
-        tokens = _tokenize(text)
+        pieces: list[str] = []
+        cursor = 0
+        for edit in edits:
+            pieces += (text[cursor : edit.start], edit.text)
+            cursor = edit.end
+        pieces.append(text[cursor:])
+        return "".join(pieces), len(edits)
+
+    def replacements(self, text: str, protected: Sequence[tuple[int, int]] = ()) -> list[Edit]:
+        """The replacements to make in `text`, in text order, each naming the rule that chose
+        it. Words overlapping a `protected` span (a formatted entity) are never touched, but
+        count as words around a candidate. A replacement that would write exactly what is
+        already there is not made."""
+        if not self._hot_words:
+            return []
+        tokens = _tokenize(text, protected)
         windows = self._windows(tokens)
         if not windows:
-            return text, 0
+            return []
         best = self._best_matches(tokens, windows)
-        chosen = _choose(windows, best)
-        pieces: list[str] = []
-        cursor = hits = 0
-        for index in chosen:
+        self._drop_out_of_context(text, tokens, windows, best)
+        edits: list[Edit] = []
+        for index in _choose(windows, best):
             window = windows[index]
             start, end = tokens[window.first].start, tokens[window.last].end
-            replacement = self._hot_words[best[index][1]].text
-            if text[start:end] == replacement:
+            (match_class, _, _), hot_index = best[index]
+            replacement = self._hot_words[hot_index].text
+            if text[start:end] != replacement:
+                edits.append(Edit(start, end, replacement, rule=_RULES[match_class]))
+        return edits
+
+    def _drop_out_of_context(
+        self,
+        text: str,
+        tokens: Sequence[_Token],
+        windows: Sequence[_Window],
+        best: dict[int, tuple[_Score, int]],
+    ) -> None:
+        """Forget matches of ordinary-word hot words that lack banking context (§5)."""
+        folded: list[str] | None = None
+        for index, (_, hot_index) in list(best.items()):
+            if not self._hot_words[hot_index].ordinary:
                 continue
-            pieces += (text[cursor:start], replacement)
-            cursor = end
-            hits += 1
-        if not hits:
-            return text, 0
-        pieces.append(text[cursor:])
-        return "".join(pieces), hits
+            window = windows[index]
+            if capitalised_mid_sentence(text, tokens[window.first].start):
+                continue
+            if folded is None:
+                folded = [t.folded for t in tokens]
+            if not in_context(folded, window.first, window.last):
+                del best[index]
 
     def _windows(self, tokens: Sequence[_Token]) -> list[_Window]:
         """Every run of 1..max_window mergeable words."""
@@ -224,8 +256,7 @@ class HotWordCorrector:
         return best
 
     def _fits(self, hot_index: int, window: _Window) -> bool:
-        hot = self._hot_words[hot_index]
-        return hot.min_words <= window.last - window.first + 1 <= hot.max_words
+        return window.last - window.first + 1 <= self._hot_words[hot_index].max_words
 
     def _loose_score(
         self, tokens: Sequence[_Token], window: _Window, hot_index: int, ratio: float
@@ -269,11 +300,15 @@ def _parse_hot_word(position: int, raw: object) -> _HotWord:
         key=phonetic_key(text) if letters_only else "",
         parts=tuple((fold(word), phonetic_key(word)) for word in text.split()),
         loose=letters_only and len(folded) >= _MIN_LOOSE_LETTERS,
+        ordinary=folded in ORDINARY_WORDS,
     )
 
 
-def _tokenize(text: str) -> list[_Token]:
+def _tokenize(text: str, protected: Sequence[tuple[int, int]] = ()) -> list[_Token]:
+    """Words with their cores; the words of one protected entity count as one word (the rest
+    get no folded form), so that `R$ 100,00` is as far from its neighbours as `cem reais`."""
     tokens: list[_Token] = []
+    entity = None
     for match in _TOKEN.finditer(text):
         word = match.group()
         core = _CORE.search(word)
@@ -281,7 +316,11 @@ def _tokenize(text: str) -> list[_Token]:
             tokens.append(_Token(match.start(), match.end(), "", "", True, True, True))
             continue
         folded = fold(core.group())
-        blocked = not folded or _ENTITY.search(word) is not None
+        inside = next((p for p in protected if p[0] < match.end() and match.start() < p[1]), None)
+        if inside is not None and inside == entity:
+            folded = ""
+        entity = inside
+        blocked = inside is not None or not folded or _ENTITY.search(word) is not None
         tokens.append(
             _Token(
                 start=match.start() + core.start(),

@@ -26,6 +26,7 @@ class Match:
     value: str
     valid: bool
     keyword: bool  # matched thanks to a keyword (wins over a keyword-less match)
+    rule: str = ""  # for `--explain` when it is not just the entity type
 
 
 def _format_phone(d: str, international: bool) -> str:
@@ -38,8 +39,13 @@ def _match(chars: str, keywords: frozenset[str], international: bool) -> Match |
     found: list[Match] = []
     if international and chars.startswith("55") and checks.phone_shape(chars[2:]):
         found.append(Match("phone", _format_phone(chars[2:], True), chars, True, True))
-    if checks.phone_shape(chars) and keywords & (PHONE_KEYWORDS | {"pix"}):
+    phone_context = keywords & (PHONE_KEYWORDS | {"pix"})
+    if checks.phone_shape(chars) and phone_context:
         found.append(Match("phone", _format_phone(chars, False), chars, True, True))
+    if chars[:1] == "0" and checks.phone_shape(chars[1:]) and phone_context:
+        # §5: the trunk zero dialled before the DDD (`0 11 9...`) is not part of the number.
+        text = _format_phone(chars[1:], False)
+        found.append(Match("phone", text, chars[1:], True, True, "phone.trunk_zero"))
     if len(chars) == 11 and chars.isdigit():
         valid = checks.cpf_valid(chars)
         if valid or "cpf" in keywords:
@@ -163,7 +169,7 @@ def find_identifiers(doc: Document) -> None:
                 first -= 1  # `(11) 3333-4444` as written: the parenthesis is part of it
             edit = Edit(
                 doc.tokens[first].start, doc.tokens[last - 1].end,
-                match.text, match.kind, match.value, match.valid,
+                match.text, match.kind, match.value, match.valid, match.rule or match.kind,
             )  # fmt: skip
             doc.claim(first, last, edit)
             s = stop

@@ -26,8 +26,10 @@ def _spoken_value(words: str, value: int) -> int:
 class _Number:
     """A number expression being built: its text, element range and whether it stays a word."""
 
-    def __init__(self, text: str, digits: str, first: int, stop: int, keep: bool) -> None:
-        self.text, self.digits, self.keep = text, digits, keep
+    def __init__(
+        self, text: str, digits: str, first: int, stop: int, keep: bool, rule: str
+    ) -> None:
+        self.text, self.digits, self.keep, self.rule = text, digits, keep, rule
         self.first, self.stop = first, stop
 
 
@@ -48,20 +50,24 @@ def _integer(doc: Document, e: int, cardinal_value: CardinalValue) -> _Number | 
         return None
     source = doc.text[el.start : el.end]
     if el.kind == "written":
-        return _Number(source, source, e, e + 1, keep=True)
+        return _Number(source, source, e, e + 1, keep=True, rule="")
+    if el.kind == "scaled":  # `2 mil` is an amount, not a year: always grouped, `2.000`
+        text = f"{el.value:,}".replace(",", ".")
+        return _Number(text, text, e, e + 1, keep=False, rule="itn.scale")
     if el.kind == "cardinal":
         text = group_thousands(cardinal_value(source, el.value))
-        return _Number(text, text, e, e + 1, keep=False)
+        return _Number(text, text, e, e + 1, keep=False, rule="itn.cardinal")
     stop = _run_end(doc, e)
     digits = "".join(d.digits for d in doc.elements[e:stop] if isinstance(d, Num))
     alone = stop - e == 1 and source.lower() in ARTICLES
-    return _Number(source if alone else digits, digits, e, stop, keep=alone)
+    rule = "itn.digits" if stop - e > 1 else "itn.cardinal"
+    return _Number(source if alone else digits, digits, e, stop, keep=alone, rule=rule)
 
 
 def _fraction(doc: Document, e: int) -> tuple[str, int] | None:
     """Digits after `vírgula`, as said (`zero cinco` -> `05`), and the index after them."""
     el = doc.elements[e] if e < len(doc.elements) else None
-    if not isinstance(el, Num) or not doc.element_free(e) or el.kind == "written":
+    if not isinstance(el, Num) or not doc.element_free(e) or el.kind in ("written", "scaled"):
         return None
     if el.kind == "cardinal":
         return el.digits, e + 1
@@ -78,9 +84,10 @@ def _expression(doc: Document, e: int, cardinal_value: CardinalValue) -> _Number
         frac = _fraction(doc, number.stop + 1)
         if frac is not None:
             text = f"{number.digits},{frac[0]}"
-            number = _Number(text, text, e, frac[1], keep=False)
+            number = _Number(text, text, e, frac[1], keep=False, rule="itn.decimal")
     if doc.word(number.stop) == "por" and doc.word(number.stop + 1) == "cento":
-        number = _Number(f"{number.digits}%", "", e, number.stop + 2, keep=False)
+        percent = f"{number.digits}%"
+        number = _Number(percent, "", e, number.stop + 2, keep=False, rule="itn.percent")
     return number
 
 
@@ -95,5 +102,5 @@ def apply_itn(doc: Document, cardinal_value: CardinalValue = _spoken_value) -> N
         first, stop = doc.spans[number.first][0], doc.spans[number.stop - 1][1]
         if not number.keep:
             start, end = doc.tokens[first].start, doc.tokens[stop - 1].end
-            doc.claim(first, stop, Edit(start, end, number.text))
+            doc.claim(first, stop, Edit(start, end, number.text, rule=number.rule))
         e = number.stop

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from mediaserver.domain.document import Document, Edit
-from mediaserver.domain.lexicon import DECIMAL_WORDS, Token
-from mediaserver.domain.numbers import Num
+from mediaserver.domain.lexicon import ARTICLES, DECIMAL_WORDS, Token
+from mediaserver.domain.numbers import Num, after_letters
 
 _REAIS = frozenset({"real", "reais"})
 _CENTAVOS = frozenset({"centavo", "centavos"})
+# Words after a number that make it something other than the cents of the amount before it.
+_NOT_CENTS = _REAIS | {"por", "vezes", "parcelas", "parcela", "meses", "dias", "anos", "mil"}
 _BIG_SCALES = frozenset({"milhão", "milhao", "milhões", "milhoes", "bilhão", "bilhao", "bilhões"})
 
 
@@ -40,6 +42,8 @@ def _amount(doc: Document, e: int) -> tuple[int, int] | None:
     if not isinstance(el, Num):
         return None
     if el.kind == "written":
+        if after_letters(doc.tokens, el.first):
+            return None
         text = doc.text[el.start : el.end]
         cents = _written_cents(text)
         return None if cents is None else (cents, e + 1)
@@ -51,16 +55,33 @@ def _amount(doc: Document, e: int) -> tuple[int, int] | None:
 
 
 def _cents_after(doc: Document, e: int) -> tuple[int, int] | None:
-    """`e cinquenta centavos` after `reais`: (cents, index after)."""
-    if doc.word(e) not in ("e", "com"):
+    """The cents after `reais`: `e cinquenta centavos`, or (§5) a number from 1 to 99 right
+    after `reais e` with no unit at all: (cents, index after)."""
+    connector = doc.word(e)
+    if connector not in ("e", "com"):
         return None
     amount = _amount(doc, e + 1)
     if amount is None or amount[0] >= 100 * 100 or amount[0] % 100:
         return None
     cents, after = amount
-    if doc.word(after) not in _CENTAVOS:
+    if doc.word(after) in _CENTAVOS:
+        return cents // 100, after + 1
+    if connector != "e" or not cents or not _bare_cents(doc, e + 1, after):
         return None
-    return cents // 100, after + 1
+    return cents // 100, after
+
+
+def _bare_cents(doc: Document, e: int, after: int) -> bool:
+    """Whether the number at e, with no `centavos` after it, can still be the cents: not an
+    article standing alone (`reais e uma taxa`, §1) and not a number of something else
+    (`e 10 por cento`, `e 5 reais`)."""
+    el = doc.elements[e]
+    if isinstance(el, Num) and doc.text[el.start : el.end].lower() in ARTICLES:
+        return False
+    nxt = doc.elements[after] if after < len(doc.elements) else None
+    if isinstance(nxt, Token) and nxt.text in ("%", "$"):
+        return False
+    return doc.word(after) not in _NOT_CENTS
 
 
 def _spoken_amount(doc: Document, e: int) -> tuple[int, int] | None:
@@ -102,6 +123,13 @@ def find_money(doc: Document) -> None:
         cents, after = found
         first, stop = doc.spans[e][0], doc.spans[after - 1][1]
         text, value = format_money(cents)
-        edit = Edit(doc.tokens[first].start, doc.tokens[stop - 1].end, text, "money", value)
+        start, end = doc.tokens[first].start, doc.tokens[stop - 1].end
+        edit = Edit(start, end, text, "money", value, rule=_rule(doc, after))
         doc.claim(first, stop, edit)
         e = after
+
+
+def _rule(doc: Document, after: int) -> str:
+    """`money.bare_cents` when the amount ends `reais e <n>` (§5), else `money`."""
+    bare = isinstance(doc.elements[after - 1], Num) and doc.word(after - 2) == "e"
+    return "money.bare_cents" if bare and doc.word(after - 3) in _REAIS else "money"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 from mediaserver.domain.lexicon import (
@@ -23,7 +24,8 @@ from mediaserver.domain.lexicon import (
     Token,
 )
 
-NumKind = Literal["digit", "cardinal", "written"]
+# `scaled`: digits the recognizer wrote with a spoken scale word (`2 mil`, `1,5 milhão`).
+NumKind = Literal["digit", "cardinal", "written", "scaled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,75 @@ def _word(words: Sequence[str], i: int) -> str:
     return words[i] if i < len(words) else ""
 
 
+def written_value(text: str) -> Decimal | None:
+    """The value of digits as a pt-BR speaker writes them: `.` groups thousands (`1.500`),
+    `,` starts the decimals (`1,5`); `2.5`, whose group is not three digits, is a decimal."""
+    whole, _, frac = text.partition(",")
+    if "," in frac:
+        return None
+    groups = whole.split(".")
+    if len(groups) == 2 and not frac and len(groups[1]) != 3:
+        whole, frac = groups
+    elif len(groups) > 1 and any(len(g) != 3 for g in groups[1:]):
+        return None
+    return Decimal(f"{whole.replace('.', '')}.{frac or 0}")
+
+
+def _scaled(tokens: Sequence[Token], i: int) -> tuple[int, int] | None:
+    """`2 mil`, `1,5 milhão`, `2 milhões e 300 mil`: written digits followed by a scale word,
+    and the smaller parts after it, written or spoken. (value, index after) or None."""
+    total, j, last_scale = 0, i, 10**12
+    while (head := _scale_part(tokens, j, last_scale)) is not None:
+        value, last_scale, j = head
+        total += value
+        k = j + 1 if _norm(tokens, j) == CONNECTOR else j
+        if _scale_part(tokens, k, last_scale) is not None:
+            j = k
+            continue
+        rest = _below_scale(tokens, k, last_scale)
+        if rest is not None:
+            return total + rest[0], rest[1]
+        break
+    return (total, j) if j > i else None
+
+
+def _scale_part(tokens: Sequence[Token], j: int, below: int) -> tuple[int, int, int] | None:
+    """`<digits> <scale word>` at tokens[j] with a scale under `below`: (value, scale, after)."""
+    if j + 1 >= len(tokens) or tokens[j].kind != "num":
+        return None
+    scale = SCALES.get(tokens[j + 1].norm, 0) if tokens[j + 1].kind == "word" else 0
+    amount = written_value(tokens[j].text)
+    if not scale or scale >= below or amount is None or (amount * scale) % 1:
+        return None
+    return int(amount * scale), scale, j + 2
+
+
+def _below_scale(tokens: Sequence[Token], k: int, scale: int) -> tuple[int, int] | None:
+    """The part under `scale` that ends a scaled number (`e 500`, `trezentos`), or None."""
+    if k < len(tokens) and tokens[k].kind == "num":
+        rest = written_value(tokens[k].text)
+        if rest is None or rest % 1 or rest >= scale:
+            return None
+        return int(rest), k + 1
+    words: list[str] = []
+    while k + len(words) < len(tokens) and tokens[k + len(words)].kind == "word":
+        words.append(tokens[k + len(words)].norm)
+    parsed = parse_cardinal(words, 0)
+    if parsed is None or parsed[0] >= scale:
+        return None
+    return parsed[0], k + parsed[1]
+
+
+def after_letters(tokens: Sequence[Token], i: int) -> bool:
+    """Whether tokens[i] is written right after letters (`G2`, `C6`): part of a code, so
+    neither an amount nor a day. (A recogniser writes `A G2 mil reais` for `Paguei 2 mil`.)"""
+    return i > 0 and tokens[i - 1].kind == "word" and tokens[i - 1].end == tokens[i].start
+
+
+def _norm(tokens: Sequence[Token], i: int) -> str:
+    return tokens[i].norm if i < len(tokens) else ""
+
+
 def parse_cardinal(words: Sequence[str], i: int) -> tuple[int, int] | None:
     """The longest cardinal starting at words[i]: (value, index after it), or None.
 
@@ -107,9 +178,19 @@ def parse_elements(tokens: Sequence[Token]) -> list[Element]:
     while i < len(tokens):
         tok = tokens[i]
         if tok.kind == "num":
+            code = after_letters(tokens, i)
+            scaled = None if code else _scaled(tokens, i)
+            if scaled is not None:
+                value, stop = scaled
+                out.append(_num("scaled", tokens, i, stop, str(value), value))
+                i = stop
+                continue
             digits = "".join(c for c in tok.text if c.isdigit())
             out.append(Num("written", i, i + 1, tok.start, tok.end, digits, int(digits)))
             i += 1
+            if code and i < len(tokens) and tokens[i].norm in SCALES:
+                out.append(tokens[i])  # `G2 mil`: the scale word goes with a code, not alone
+                i += 1
             continue
         if tok.kind != "word" or _glued_to_digits(tokens, i):
             out.append(tok)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mediaserver.domain import addresses, identifiers, money
-from mediaserver.domain.document import Document, Edit, Entity
+from mediaserver.domain import addresses, dates, identifiers, money, pixkeys
+from mediaserver.domain.document import Document, Edit, Entity, Rewrite
 from mediaserver.domain.itn import apply_itn
 from mediaserver.domain.lexicon import ACRONYMS
 from mediaserver.domain.normalizer import Counter, Normalizer
@@ -24,7 +24,7 @@ from mediaserver.domain.redaction import redact
 class HotWordCorrector(Protocol):
     """What `mediaserver.domain.hotwords.HotWordCorrector` offers the pipeline."""
 
-    def correct(self, text: str) -> tuple[str, int]: ...
+    def replacements(self, text: str, protected: Sequence[tuple[int, int]] = ()) -> list[Edit]: ...
 
 
 CorrectorFactory = Callable[[tuple[str, ...]], HotWordCorrector]
@@ -37,7 +37,7 @@ def _default_corrector(hot_words: tuple[str, ...]) -> HotWordCorrector:
     return corrector
 
 
-__all__ = ["Entity", "PostprocessOptions", "PostprocessResult", "Postprocessor"]
+__all__ = ["Entity", "PostprocessOptions", "PostprocessResult", "Postprocessor", "Rewrite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +77,27 @@ class Postprocessor:
         self._correctors: OrderedDict[tuple[str, ...], HotWordCorrector] = OrderedDict()
         self._max_correctors = correctors
 
-    def process(self, text: str, options: PostprocessOptions | None = None) -> PostprocessResult:
+    def process(
+        self,
+        text: str,
+        options: PostprocessOptions | None = None,
+        trace: list[Rewrite] | None = None,
+    ) -> PostprocessResult:
         """Format one final transcript. The result is that of ITN, then entities, then hot
         words; entities are matched on the numbers as spoken before ITN writes the rest, so
-        that ITN never joins or splits the digits of an entity."""
+        that ITN never joins or splits the digits of an entity.
+
+        With `trace`, every change made is appended to it, in output order, with the rule
+        that made it (`--explain`); without it nothing of the sort is built."""
         opts = options if options is not None else PostprocessOptions()
         doc = Document(text)
         if opts.entities or opts.redact:
             addresses.find_written(doc)
+            pixkeys.find_pix_keys(doc)
             addresses.find_spoken(doc)
             money.find_money(doc)
             identifiers.find_identifiers(doc)
+            dates.find_dates(doc)
             _upper_acronyms(doc)
         if opts.redact:
             doc.edits = [redact(edit) for edit in doc.edits]
@@ -95,34 +105,17 @@ class Postprocessor:
             apply_itn(doc, self._normalizer.cardinal)
         elif opts.itn:
             apply_itn(doc)
-        out, entities = doc.render()
+        out, entities = doc.render(trace)
         hits = 0
         if opts.hot_words:
-            out, entities, hits = self._correct(out, entities, opts.hot_words)
+            corrector = self._corrector(opts.hot_words)
+            edits = corrector.replacements(out, [(e.start, e.end) for e in entities])
+            if edits:
+                out, entities = _apply(out, edits, entities, trace)
+                hits = len(edits)
+                if self._hot_word_hits is not None:
+                    self._hot_word_hits.inc(hits)
         return PostprocessResult(out, text, entities, hits)
-
-    def _correct(
-        self, text: str, entities: list[Entity], hot_words: tuple[str, ...]
-    ) -> tuple[str, list[Entity], int]:
-        """Hot-word correction of the text between entities, which it never touches."""
-        corrector = self._corrector(hot_words)
-        pieces: list[str] = []
-        moved: list[Entity] = []
-        hits = pos = length = 0
-        for ent in entities:
-            fixed, n = _correct_between(corrector, text[pos : ent.start])
-            pieces += [fixed, ent.text]
-            length += len(fixed)
-            hits += n
-            moved.append(dataclasses.replace(ent, start=length, end=length + len(ent.text)))
-            length += len(ent.text)
-            pos = ent.end
-        fixed, n = _correct_between(corrector, text[pos:])
-        pieces.append(fixed)
-        hits += n
-        if hits and self._hot_word_hits is not None:
-            self._hot_word_hits.inc(hits)
-        return "".join(pieces), moved, hits
 
     def _corrector(self, hot_words: Sequence[str]) -> HotWordCorrector:
         key = tuple(hot_words)
@@ -137,18 +130,35 @@ class Postprocessor:
         return corrector
 
 
-def _correct_between(corrector: HotWordCorrector, piece: str) -> tuple[str, int]:
-    """Correct the words of a piece of text; the spaces at its ends (next to an entity) stay."""
-    core = piece.strip()
-    if not core:
-        return piece, 0
-    lead = piece[: len(piece) - len(piece.lstrip())]
-    trail = piece[len(piece.rstrip()) :]
-    fixed, hits = corrector.correct(core)
-    return f"{lead}{fixed}{trail}", hits
+def _apply(
+    text: str, edits: list[Edit], entities: list[Entity], trace: list[Rewrite] | None
+) -> tuple[str, list[Entity]]:
+    """Make the hot-word replacements (in text order, none inside an entity); the entities and
+    the rewrites traced so far move with the text around them."""
+    pieces: list[str] = []
+    shifts: list[tuple[int, int]] = []  # (offset in `text` after which, total shift so far)
+    cursor = shift = 0
+    applied: list[Rewrite] = []
+    for edit in edits:
+        pieces += (text[cursor : edit.start], edit.text)
+        at, before = edit.start + shift, text[edit.start : edit.end]
+        applied.append(Rewrite(edit.rule, before, edit.text, at, at + len(edit.text)))
+        shift += len(edit.text) - (edit.end - edit.start)
+        shifts.append((edit.end, shift))
+        cursor = edit.end
+    pieces.append(text[cursor:])
+
+    def moved(offset: int) -> int:
+        return offset + next((s for end, s in reversed(shifts) if end <= offset), 0)
+
+    entities = [dataclasses.replace(e, start=moved(e.start), end=moved(e.end)) for e in entities]
+    if trace is not None:
+        kept = [dataclasses.replace(r, start=moved(r.start), end=moved(r.end)) for r in trace]
+        trace[:] = sorted(kept + applied, key=lambda r: r.start)
+    return "".join(pieces), entities
 
 
 def _upper_acronyms(doc: Document) -> None:
     for i, tok in enumerate(doc.tokens):
         if tok.norm in ACRONYMS and tok.text != tok.text.upper() and doc.is_free(i, i + 1):
-            doc.claim(i, i + 1, Edit(tok.start, tok.end, tok.text.upper()))
+            doc.claim(i, i + 1, Edit(tok.start, tok.end, tok.text.upper(), rule="acronym"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from mediaserver.domain.document import Edit
 
 # Entity type -> how many of its last digits stay visible.
@@ -32,4 +34,4 @@ def redact(edit: Edit) -> Edit:
         text = "+55 " + mask(text[4:], keep)  # the country code is not personal
     else:
         text = mask(text, keep)
-    return Edit(edit.start, edit.end, text, edit.entity, mask(edit.value, keep), edit.valid)
+    return dataclasses.replace(edit, text=text, value=mask(edit.value, keep), redacted=True)

@@ -124,12 +124,27 @@ class SttEngine(Protocol):
 class ModelNotFoundError(LookupError):
     """A model was asked for that is not installed; the message names the command that fixes it."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"model {name!r} is not installed; run `mediaserver pull {name}` "
-            f"(or `mediaserver pull {name} --from DIR` to import a local copy)"
-        )
+    def __init__(self, name: str, *, suggestion: str | None = None, installed: bool = False):
+        """`suggestion`: the name probably meant (`installed` when it needs no pull)."""
+        if suggestion is not None and installed:
+            message = (
+                f"model {name!r} is not installed (did you mean {suggestion!r}? it is "
+                f"installed); run `mediaserver pull {name}` (or `mediaserver pull {name} "
+                "--from DIR` to import a local copy)"
+            )
+        elif suggestion is not None:
+            message = (
+                f"model {name!r} is not installed; did you mean {suggestion!r}? install it with "
+                f"`mediaserver pull {suggestion}`"
+            )
+        else:
+            message = (
+                f"model {name!r} is not installed; run `mediaserver pull {name}` "
+                f"(or `mediaserver pull {name} --from DIR` to import a local copy)"
+            )
+        super().__init__(message)
         self.name = name
+        self.suggestion = suggestion
 
 
 class ModelLoadError(RuntimeError):

@@ -27,9 +27,9 @@ import numpy as np
 from mediaserver.audio.pcm import Pcm16, check_pcm16
 from mediaserver.audio.resample import OFFLINE_QUALITY, Resampler
 
-SpeechFormat = Literal["wav", "pcm", "mp3", "opus", "flac"]
-SPEECH_FORMATS: Final[tuple[SpeechFormat, ...]] = get_args(SpeechFormat)
-MEDIA_TYPES: Final[dict[SpeechFormat, str]] = {
+AudioFormat = Literal["wav", "pcm", "mp3", "opus", "flac"]
+AUDIO_FORMATS: Final[tuple[AudioFormat, ...]] = get_args(AudioFormat)
+MEDIA_TYPES: Final[dict[AudioFormat, str]] = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",  # s16le mono; the API sends the rate in X-Sample-Rate
     "mp3": "audio/mpeg",
@@ -50,7 +50,7 @@ _CONTAINERS: Final[dict[str, tuple[str, str, dict[str, str]]]] = {
 
 
 class AudioEncoder(Protocol):
-    format: SpeechFormat
+    format: AudioFormat
     sample_rate: int  # of the encoded audio
 
     def encode(self, pcm: Pcm16) -> bytes:
@@ -60,15 +60,15 @@ class AudioEncoder(Protocol):
         """End of the audio: the bytes still held back. The encoder cannot be used after."""
 
 
-def parse_format(value: object) -> SpeechFormat:
+def parse_format(value: object) -> AudioFormat:
     """A response format name; ValueError listing the supported ones otherwise."""
-    for fmt in SPEECH_FORMATS:
+    for fmt in AUDIO_FORMATS:
         if value == fmt:
             return fmt
-    raise ValueError(f"response_format must be one of {', '.join(SPEECH_FORMATS)}, got {value!r}")
+    raise ValueError(f"response_format must be one of {', '.join(AUDIO_FORMATS)}, got {value!r}")
 
 
-def create_encoder(fmt: SpeechFormat, sample_rate: int) -> AudioEncoder:
+def create_encoder(fmt: AudioFormat, sample_rate: int) -> AudioEncoder:
     """An encoder for mono int16 PCM at `sample_rate` to `fmt`."""
     if not 8000 <= sample_rate <= 48_000:
         raise ValueError(f"sample_rate must be 8000..48000, got {sample_rate}")
@@ -100,7 +100,7 @@ def wav_header(sample_rate: int, data_bytes: int | None = None) -> bytes:
 
 
 class PcmEncoder:
-    format: SpeechFormat = "pcm"
+    format: AudioFormat = "pcm"
 
     def __init__(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
@@ -113,7 +113,7 @@ class PcmEncoder:
 
 
 class WavEncoder(PcmEncoder):
-    format: SpeechFormat = "wav"
+    format: AudioFormat = "wav"
 
     def __init__(self, sample_rate: int) -> None:
         super().__init__(sample_rate)
@@ -157,7 +157,7 @@ class _Sink:
 class AvEncoder:
     """mp3, opus (Ogg) or flac through PyAV; PyAV re-frames chunks to the codec's frame size."""
 
-    def __init__(self, fmt: SpeechFormat, sample_rate: int) -> None:
+    def __init__(self, fmt: AudioFormat, sample_rate: int) -> None:
         muxer, codec, options = _CONTAINERS[fmt]
         self.format = fmt
         self.input_rate = sample_rate

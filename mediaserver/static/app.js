@@ -1,8 +1,13 @@
 // mediaserver demo page: one WebRTC call from the microphone, its events shown as they come.
 //
+// The model and language pickers are filled from GET /v1/models (and GET /ready, which names the
+// server's default model and whether it is installed). The API key field is needed only when the
+// server has keys; it may be prefilled from the URL fragment (/#key=...), which the browser never
+// sends to the server. Errors (a refused offer, a missing model, a call's `error` event) show in
+// red above the call, and the state badge turns red.
 // Query parameters: autostart=1 starts at once (kiosk mode, used by the tests); codec=PCMU|PCMA|opus
-// restricts what the browser offers; model, language and hot_words are passed as call options.
-// An API key goes in the URL fragment (/#key=...), which the browser never sends to the server.
+// restricts what the browser offers; model, language preselect the pickers; hot_words is passed
+// as a call option.
 // window.mediaserverEvents holds every event received on the data channel, in order.
 // The server's speech (TTS) arrives on the answer's audio track and plays in the <audio> element;
 // the text box sends tts.speak on the data channel (tts.cancel stops it).
@@ -13,8 +18,10 @@
   const ICE_GATHERING_TIMEOUT_MS = 3000;
   const CLOSE_TIMEOUT_MS = 3000;
 
+  // Offered when a model is multilingual (its languages are ["auto"]); pt first: the server's own.
+  const COMMON_LANGUAGES = ["pt", "en", "es", "fr", "de", "it"];
+
   const params = new URLSearchParams(window.location.search);
-  const apiKey = new URLSearchParams(window.location.hash.slice(1)).get("key");
   const events = [];
   window.mediaserverEvents = events;
 
@@ -33,7 +40,13 @@
     speakCancel: document.getElementById("speak-cancel"),
     speaking: document.getElementById("speaking"),
     remote: document.getElementById("remote"),
+    model: document.getElementById("model"),
+    language: document.getElementById("language"),
+    apiKey: document.getElementById("api-key"),
+    error: document.getElementById("error"),
+    note: document.getElementById("note"),
   };
+  ui.apiKey.value = new URLSearchParams(window.location.hash.slice(1)).get("key") || "";
 
   let pc = null;
   let channel = null;
@@ -41,12 +54,99 @@
   let sender = null;
   let closedSeen = null;
 
-  const status = { callId: null, state: "idle", error: null, connection: "new" };
+  const status = { callId: null, state: "idle", error: null, connection: "new", models: [] };
+  let models = []; // rows of GET /v1/models of type "stt"
 
   function setState(state) {
     status.state = state;
-    ui.state.textContent = state;
-    ui.state.dataset.state = state;
+    // A call that failed stays red until it ends: its state goes on, but no transcript will come.
+    const shown = status.error && state !== "closed" ? "error" : state;
+    ui.state.textContent = shown;
+    ui.state.dataset.state = shown;
+  }
+
+  // `message` may hold `code` spans, shown as code (the text itself is never parsed as HTML).
+  function showError(message) {
+    ui.error.replaceChildren();
+    message.split("`").forEach((piece, i) => {
+      const node = i % 2 ? document.createElement("code") : document.createTextNode(piece);
+      if (i % 2) node.textContent = piece;
+      ui.error.appendChild(node);
+    });
+    ui.error.hidden = false;
+  }
+
+  function clearError() {
+    ui.error.hidden = true;
+    ui.error.replaceChildren();
+  }
+
+  function authHeaders() {
+    const key = ui.apiKey.value.trim();
+    return key ? { Authorization: `Bearer ${key}` } : {};
+  }
+
+  function addOption(select, value, label) {
+    if ([...select.options].some((o) => o.value === value)) return;
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label || value;
+    select.appendChild(option);
+  }
+
+  function fillLanguages() {
+    const chosen = ui.language.value || params.get("language") || "";
+    const row = models.find((m) => m.id === ui.model.value);
+    const languages = row && row.languages.length && !row.languages.includes("auto")
+      ? row.languages : COMMON_LANGUAGES;
+    ui.language.replaceChildren();
+    addOption(ui.language, "", "detect");
+    languages.forEach((code) => addOption(ui.language, code));
+    if (chosen) addOption(ui.language, chosen);
+    ui.language.value = chosen;
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, { headers: authHeaders() });
+    const body = await response.json().catch(() => ({}));
+    if (response.status === 401) {
+      throw new Error(ui.apiKey.value.trim()
+        ? "The API key was refused: check the API key field."
+        : "This server needs an API key: enter one in the API key field.");
+    }
+    if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+    return body;
+  }
+
+  // The pickers: installed STT models, and what the server's default is (and whether it is there).
+  async function loadModels() {
+    try {
+      const [listed, ready] = await Promise.all([getJson("/v1/models"), getJson("/ready")]);
+      models = listed.data.filter((m) => m.type === "stt");
+      status.models = models.map((m) => m.id);
+      const chosen = ui.model.value;
+      const info = ready.models || {};
+      const fallback = info.default_stt ? `server default (${info.default_stt})` : "server default";
+      ui.model.replaceChildren();
+      addOption(ui.model, "", fallback);
+      models.forEach((m) => addOption(ui.model, m.id));
+      if (chosen) addOption(ui.model, chosen);
+      const missing = (info.missing || []).includes(info.default_stt);
+      // The default is missing but another model is there: use that one rather than none.
+      ui.model.value = chosen || (missing && models.length ? models[0].id : "");
+      fillLanguages();
+      if (missing && !models.length) {
+        showError(`No speech-to-text model is installed (the default, ${info.default_stt}, is ` +
+          `missing): calls will get no transcript. On the server run ` +
+          `\`mediaserver pull ${info.default_stt}\`, then reload this page.`);
+      } else {
+        if (!pc) clearError();
+        ui.note.textContent = missing
+          ? `The server's default model ${info.default_stt} is not installed.` : "";
+      }
+    } catch (err) {
+      showError(String(err.message || err));
+    }
   }
 
   function logLine(text) {
@@ -61,6 +161,13 @@
     events.push(event);
     logLine(JSON.stringify(event));
     switch (event.type) {
+      case "error":
+        showError(event.message || event.code || "error");
+        if (event.recoverable === false) {
+          status.error = event.message || event.code;
+          setState(status.state);
+        }
+        break;
       case "session.state":
         setState(event.to);
         break;
@@ -92,9 +199,8 @@
 
   function callOptions() {
     const options = {};
-    for (const key of ["model", "language"]) {
-      if (params.has(key)) options[key] = params.get(key);
-    }
+    if (ui.model.value) options.model = ui.model.value;
+    if (ui.language.value) options.language = ui.language.value;
     if (params.has("hot_words")) {
       options.hot_words = params.get("hot_words").split(",").map((w) => w.trim()).filter(Boolean);
     }
@@ -131,6 +237,7 @@
     if (pc) return;
     ui.start.disabled = true;
     status.error = null;
+    clearError();
     setState("connecting");
     try {
       stream = await navigator.mediaDevices.getUserMedia({
@@ -161,13 +268,11 @@
       await iceGatheringDone();
       const response = await fetch("/v1/webrtc/offer", {
         method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}),
-        },
+        headers: { "Content-Type": "application/json", ...authHeaders() },
         body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer", ...callOptions() }),
       });
-      const body = await response.json();
+      const body = await response.json().catch(() => ({}));
+      if (response.status === 401) throw new Error("The API key is missing or wrong: enter it in the API key field.");
       if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
       status.callId = body.id;
       ui.callId.textContent = body.id;
@@ -231,6 +336,7 @@
   function fail(err) {
     status.error = String(err && err.message ? err.message : err);
     logLine(`error: ${status.error}`);
+    showError(status.error);
     setState("error");
     teardown();
   }
@@ -243,6 +349,12 @@
     ui.keypad.appendChild(button);
   }
 
+  // Preselect what the URL names, before the lists arrive (autostart does not wait for them).
+  if (params.get("model")) addOption(ui.model, params.get("model"));
+  ui.model.value = params.get("model") || "";
+  fillLanguages();
+  ui.model.addEventListener("change", fillLanguages);
+  ui.apiKey.addEventListener("change", loadModels);
   ui.start.addEventListener("click", start);
   ui.stop.addEventListener("click", stop);
   ui.speakForm.addEventListener("submit", (event) => {
@@ -251,7 +363,11 @@
   });
   ui.speakCancel.addEventListener("click", cancelSpeech);
   // `peer()`: the live RTCPeerConnection (or null), for getStats() from the console or tests.
-  window.mediaserverDemo = { start, stop, sendDtmf, speak, cancelSpeech, status, peer: () => pc };
+  window.mediaserverDemo = {
+    start, stop, sendDtmf, speak, cancelSpeech, loadModels, status, peer: () => pc,
+  };
 
+  const loaded = loadModels();
+  window.mediaserverDemo.loaded = loaded;
   if (params.get("autostart") === "1") start();
 })();

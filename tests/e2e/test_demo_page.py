@@ -20,8 +20,8 @@ from tests.e2e.webrtc_chromium import (
     speech_wav,
     voiced_runs,
 )
+from tests.fake_calls import FakeCallManager
 from tests.unit.transports.webrtc_client import until
-from tests.unit.transports.webrtc_fake_calls import FakeCallManager
 
 pytestmark = [
     pytest.mark.e2e,
@@ -107,7 +107,8 @@ async def test_demo_page_call(tmp_path: Path, codec: str, rate: int, key: str | 
         await page.evaluate("window.mediaserverDemo.stop()")
         assert call.close_reasons[0] == "requested"
         events = await page.events()
-        assert [e["type"] for e in events][:4] == [
+        assert [e["type"] for e in events][:5] == [
+            "session.created",
             "session.state",
             "transcript.partial",
             "transcript.final",

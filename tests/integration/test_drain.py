@@ -114,10 +114,11 @@ def _wait_ready_status(server: Server, status: int, limit_s: float = 5.0) -> Non
 def test_keys_are_checked_on_the_wire_and_never_logged(tmp_path: Path) -> None:
     with serve(tmp_path) as server:
         assert server.get("/health").status_code == 200
-        assert server.get("/ready").status_code == 401
-        assert server.get("/ready", headers={"X-API-Key": "wrong-attempt-1"}).status_code == 401
-        assert server.get(f"/ready?api_key={KEY}").status_code == 401
-        assert server.get("/ready", headers=AUTH).status_code == 200
+        assert server.get("/ready").status_code == 200  # probes have no key
+        assert server.get("/v1/models").status_code == 401
+        assert server.get("/v1/models", headers={"X-API-Key": "wrong-attempt-1"}).status_code == 401
+        assert server.get(f"/v1/models?api_key={KEY}").status_code == 401
+        assert server.get("/v1/models", headers=AUTH).status_code == 200
         with pytest.raises(InvalidStatus) as refused:
             connect(f"{server.ws_url}/v1/realtime", open_timeout=5).close()
         assert refused.value.response.status_code == 401

@@ -6,8 +6,10 @@ engines; missing models and translation by a model that cannot translate fail cl
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +82,21 @@ def test_stereo_recording_per_channel(env: Path, tmp_path: Path) -> None:
     assert {s["channel"] for s in body["segments"]} == {0, 1}
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_long_files_show_progress(
-    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     long = tmp_path / "long.wav"
     long.write_bytes(wav_bytes(noise(40.0)))
+    err = Terminal()  # the bar is for a person at a terminal (none when stderr is a pipe)
+    monkeypatch.setattr(sys, "stderr", err)
     assert transcribe(str(long), "--model", "tiny-wenet", "--format", "json") == 0
-    captured = capsys.readouterr()
-    assert json.loads(captured.out)["text"]
-    assert re.search(r"transcribing: 100%.*40\.6/40\.6 s", captured.err)
+    assert json.loads(capsys.readouterr().out)["text"]
+    assert re.search(r"transcribing: 100%.*40\.6/40\.6 s", err.getvalue())
 
 
 def test_translate(env: Path, speech: Path, capsys: pytest.CaptureFixture[str]) -> None:

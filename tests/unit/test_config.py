@@ -108,3 +108,24 @@ def test_bad_server_security_settings(tmp_path: Path, toml: str, message: str) -
     conf.write_text(f"[server]\n{toml}\n")
     with pytest.raises(ConfigError, match=message):
         load_settings(conf, environ={})
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("jitter_delay_ms = 0", "rtp.jitter_delay_ms"),
+        ("jitter_capacity_ms = 150", "rtp.jitter_capacity_ms"),
+        ("jitter_delay_ms = 500\njitter_capacity_ms = 400", "rtp.jitter_capacity_ms"),
+        ("jitter_capacity_ms = 20000", "rtp.jitter_capacity_ms"),
+    ],
+)
+def test_bad_jitter_settings(tmp_path: Path, toml: str, message: str) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text(f"[rtp]\n{toml}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(conf, environ={})
+
+
+def test_jitter_capacity_from_env() -> None:
+    environ = {"MEDIASERVER_RTP__JITTER_CAPACITY_MS": "2000"}
+    assert load_settings(environ=environ).rtp.jitter_capacity_ms == 2000

@@ -175,22 +175,43 @@ class SttServicer(_ControlMethods, pb_grpc.SttWorkerServicer):  # type: ignore[m
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[pb.TranscribeFileEvent | None] = asyncio.Queue()
         last_sent = [0.0]
+        # The latest report not sent yet: a burst of segments (batched decoding yields a whole
+        # batch at once) must end on its last position, not on the first one let through.
+        held: list[pb.TranscribeFileEvent | None] = [None]
 
         def progress(done: float, total: float) -> None:  # runs on the engine thread
             if cancel.is_set():
                 raise RequestCancelled
+            event = pb.TranscribeFileEvent(progress=pb.Progress(done_s=done, total_s=total))
             now = time.monotonic()
             if now - last_sent[0] >= PROGRESS_INTERVAL_S:
                 last_sent[0] = now
-                event = pb.TranscribeFileEvent(progress=pb.Progress(done_s=done, total_s=total))
+                held[0] = None
                 loop.call_soon_threadsafe(queue.put_nowait, event)
+            else:
+                if held[0] is None:  # first one held: send it when the interval is over
+                    loop.call_soon_threadsafe(loop.call_later, PROGRESS_INTERVAL_S, flush)
+                held[0] = event
+
+        def flush() -> None:  # on the loop
+            event = held[0]
+            if event is not None:
+                held[0] = None
+                last_sent[0] = time.monotonic()
+                queue.put_nowait(event)
+
+        def finished(_: object) -> None:
+            # Runs on the loop after the engine thread returned: its last report is visible.
+            if held[0] is not None:
+                queue.put_nowait(held[0])
+            queue.put_nowait(None)
 
         future = loop.run_in_executor(
             self.state.executor,
             functools.partial(self.engine.transcribe_file, audio, options, progress),
         )
         # Queued after any progress the engine thread scheduled before it returned.
-        future.add_done_callback(lambda _: queue.put_nowait(None))
+        future.add_done_callback(finished)
         try:
             while (event := await queue.get()) is not None:
                 yield event

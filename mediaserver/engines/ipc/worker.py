@@ -62,6 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     where.add_argument("--listen", help="host:port (port 0 picks a free one)")
     parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process dies")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-format", choices=("auto", "json", "console"), default="json")
     args = parser.parse_args(argv)
     if args.socket is not None and not args.socket.startswith("unix:"):
         parser.error("--socket must be a unix:///path address")
@@ -156,8 +157,9 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # stdout carries the LISTENING line only; logs go to stderr as JSON lines.
-    configure_logging(LoggingSettings(level=args.log_level, format="json"))
+    # stdout carries the LISTENING line only; logs go to stderr (the parent's), rendered as the
+    # parent renders its own so that one terminal never mixes JSON and console lines.
+    configure_logging(LoggingSettings(level=args.log_level, format=args.log_format))
     return asyncio.run(serve(args))
 
 

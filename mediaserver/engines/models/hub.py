@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from mediaserver.engines.models.catalog import CatalogEntry
 from mediaserver.engines.models.registry import InstalledModel, ModelExistsError, Registry
+from mediaserver.engines.models.suggestions import closest
 
 # (repo id, allow_patterns, revision or None, destination directory)
 Downloader = Callable[[str, list[str], str | None, Path], None]
@@ -42,11 +43,17 @@ class DownloadError(RuntimeError):
 
 class UnknownModelError(LookupError):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(
-            f"{name!r} is not in the model catalog (known: {', '.join(known)}); "
-            f"to install your own model use `mediaserver pull {name} --from DIR`"
-        )
+        match = closest(name, known)
+        if match is not None:
+            message = f"{name!r} is not in the model catalog; did you mean {match!r}?"
+        else:
+            message = (
+                f"{name!r} is not in the model catalog (known: {', '.join(known)}); "
+                f"to install your own model use `mediaserver pull {name} --from DIR`"
+            )
+        super().__init__(message)
         self.name = name
+        self.suggestion = match
 
 
 def hub_endpoint() -> str:
@@ -124,7 +131,9 @@ def pull(
         probe()
     revision = entry.revision or None
     return registry.install(
-        template, lambda staging: downloader(entry.repo, list(entry.files), revision, staging)
+        template,
+        lambda staging: downloader(entry.repo, list(entry.files), revision, staging),
+        origin=f"the download of {entry.repo}",
     )
 
 

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Final
 from mediaserver.engines.base import ModelInfo, ModelLoadError, ModelNotFoundError
 from mediaserver.engines.models.catalog import Catalog
 from mediaserver.engines.models.layout import (
+    ModelLayoutError,
     check_layout,
     detect_engine,
     detected_config,
     detected_voices,
+    missing_files,
 )
 from mediaserver.engines.models.manifest import (
     ENGINE_TRAITS,
@@ -34,6 +36,7 @@ from mediaserver.engines.models.manifest import (
     Source,
     validate_name,
 )
+from mediaserver.engines.models.suggestions import closest
 
 if TYPE_CHECKING:
     from mediaserver.config import Settings
@@ -44,6 +47,9 @@ Filler = Callable[[Path], None]  # puts a model's files into the staging directo
 _STAGING_PREFIX: Final = ".staging-"
 _TRASH_PREFIX: Final = ".removing-"
 _CHUNK: Final = 1 << 20
+# Directories the server keeps next to the models for itself (`cache/itn`: compiled ITN
+# grammars); never a model, and no model may take their name.
+RESERVED_NAMES: Final = frozenset({"cache"})
 
 
 class ModelExistsError(ValueError):
@@ -98,6 +104,10 @@ class Registry:
 
     def path_of(self, name: str) -> Path:
         """The directory model `name` lives (or would live) in; rejects traversal."""
+        if name in RESERVED_NAMES:
+            raise ValueError(
+                f"{name!r} is reserved for the server's own files; choose another name"
+            )
         return self.root / validate_name(name)
 
     # --- reading -------------------------------------------------------------------------
@@ -131,7 +141,7 @@ class Registry:
             entry = self.catalog.get(name)
             if entry is not None and entry.builtin:
                 return InstalledModel(entry.manifest(), None)
-            raise ModelNotFoundError(name)
+            raise self._not_found(name)
         try:
             manifest = Manifest.load(path)
         except ManifestError as exc:
@@ -143,6 +153,17 @@ class Registry:
             raise ModelLoadError(f"{path / MANIFEST_FILE} names {manifest.name!r}, not {name!r}")
         return InstalledModel(manifest, path)
 
+    def _not_found(self, name: str) -> ModelNotFoundError:
+        """The error for `name`, suggesting an installed name first, then a catalog one (none
+        for a catalog name: it is spelled right, `mediaserver pull` installs it)."""
+        if name in self.catalog:
+            return ModelNotFoundError(name)
+        installed = [p.name for p in self._model_dirs()]
+        installed += [e.name for e in self.catalog.values() if e.builtin]
+        if (match := closest(name, installed)) is not None:
+            return ModelNotFoundError(name, suggestion=match, installed=True)
+        return ModelNotFoundError(name, suggestion=closest(name, self.catalog))
+
     def is_installed(self, name: str) -> bool:
         return self.path_of(name).is_dir()
 
@@ -150,7 +171,7 @@ class Registry:
         if not self.root.is_dir():
             return
         for path in sorted(self.root.iterdir()):
-            if path.is_dir() and not path.name.startswith("."):
+            if path.is_dir() and not path.name.startswith(".") and path.name not in RESERVED_NAMES:
                 yield path
 
     # --- writing -------------------------------------------------------------------------
@@ -165,11 +186,12 @@ class Registry:
         shutil.rmtree(trash, ignore_errors=True)
         return model
 
-    def install(self, template: Manifest, fill: Filler) -> InstalledModel:
+    def install(self, template: Manifest, fill: Filler, origin: str = "") -> InstalledModel:
         """Stage, check and publish a model; `fill` puts the files into the staging directory.
 
         The manifest gets the files' total size and the install time; engine options detected
-        from the files fill in keys the template lacks.
+        from the files fill in keys the template lacks. `origin` is what an incomplete model is
+        called in the error (the user's directory, the repository), never the staging folder.
         """
         name = template.name
         target = self.path_of(name)
@@ -180,7 +202,12 @@ class Registry:
         try:
             fill(staging)
             (staging / MANIFEST_FILE).unlink(missing_ok=True)
-            check_layout(staging, template.engine)
+            missing = missing_files(staging, template.engine)
+            if missing:
+                raise ModelLayoutError(
+                    f"{origin or 'the files of ' + name} is not a complete {template.engine} "
+                    f"model: missing {', '.join(missing)}"
+                )
             manifest = dataclasses.replace(
                 template,
                 config={**detected_config(staging, template.engine), **template.config},
@@ -215,7 +242,11 @@ class Registry:
         source = source.resolve()
         template = self._import_template(source, name, catalog_name or name, engine)
         template = dataclasses.replace(template, source=Source("local", path=str(source)))
-        return self.install(template, lambda staging: copy_tree(source, staging, progress))
+        # Before copying (a large model takes a while): the error names the user's directory.
+        check_layout(source, template.engine)
+        return self.install(
+            template, lambda staging: copy_tree(source, staging, progress), origin=str(source)
+        )
 
     def _import_template(
         self, source: Path, name: str, catalog_name: str, engine: EngineName | None

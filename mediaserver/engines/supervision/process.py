@@ -36,6 +36,8 @@ def worker_command(spec: WorkerSpec, options: SupervisorOptions, address: str) -
         "--concurrency", str(spec.concurrency),
         "--socket", address,
         "--parent-pid", str(os.getpid()),
+        "--log-level", options.log_level,
+        "--log-format", options.log_format,
     ]  # fmt: skip
 
 

@@ -41,6 +41,9 @@ class SupervisorOptions:
     stop_timeout_s: float = 5.0  # after SIGTERM, before SIGKILL
     max_queued: int = 64  # per priority, per worker
     python: str = sys.executable
+    # Workers log like their parent: a quiet CLI has quiet workers, a terminal gets console lines.
+    log_level: str = "info"
+    log_format: str = "json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,11 @@ Resolve = Callable[[str], WorkerSpec]  # model name -> spec; raises ModelNotFoun
 
 
 def options_from_settings(settings: Settings, **overrides: object) -> SupervisorOptions:
-    options = SupervisorOptions(auto_unload_s=settings.models.auto_unload_s)
+    options = SupervisorOptions(
+        auto_unload_s=settings.models.auto_unload_s,
+        log_level=settings.logging.level,
+        log_format=settings.logging.format,
+    )
     return replace(options, **overrides)  # type: ignore[arg-type]  # checked by dataclasses
 
 

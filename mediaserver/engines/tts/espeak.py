@@ -26,7 +26,6 @@ import soxr
 from mediaserver.audio.pcm import Pcm16
 from mediaserver.engines.base import ModelInfo, ModelLoadError
 from mediaserver.engines.tts.base import (
-    Gender,
     NotLoadedError,
     UnknownVoiceError,
     Voice,
@@ -47,7 +46,6 @@ _INITIALIZE_DONT_EXIT: Final = 0x8000  # report a missing data dir instead of ex
 _POS_CHARACTER: Final = 1
 _CHARS_UTF8: Final = 1
 _RATE: Final = 1  # espeak_PARAMETER.espeakRATE
-_GENDERS: Final[Mapping[int, Gender]] = {1: "male", 2: "female"}
 
 _SynthCallback = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
@@ -173,8 +171,9 @@ def _list_voices(lib: ctypes.CDLL) -> dict[str, _VoiceEntry]:
         vid = languages[0]
         if vid in entries:
             vid = identifier.decode().rsplit("/", 1)[-1].lower()
-        gender = _GENDERS.get(raw.gender, "unknown")
-        entries[vid] = _VoiceEntry(Voice(vid, bcp47(languages[0]), gender, NAME), identifier)
+        # Language voice files do not declare a gender; the library reports its default (male)
+        # for them, which says nothing about how the voice sounds. Not known, so "unknown".
+        entries[vid] = _VoiceEntry(Voice(vid, bcp47(languages[0]), "unknown", NAME), identifier)
     return entries
 
 

@@ -2,8 +2,8 @@
 audio cache and its warm-up run here, in the main process; synthesis runs in the model's TTS
 worker (`Supervisor.synthesize`).
 
-    speech = TtsService(supervisor, registry, settings, metrics)
-    stream = await speech.open("Seu saldo é R$ 1.234,56.", voice="pt-br")
+    tts = TtsService(supervisor, registry, settings, metrics)
+    stream = await tts.open("Seu saldo é R$ 1.234,56.", voice="pt-br")
     try:
         async for pcm in stream:  # mono int16 at stream.sample_rate, clause by clause
             ...
@@ -53,7 +53,7 @@ log = structlog.get_logger("mediaserver.engines.tts.service")
 MAX_INPUT_CHARS: Final = 4096  # OpenAI's limit for /v1/audio/speech
 
 
-class EmptySpeechError(ValueError):
+class EmptyTextError(ValueError):
     """The text holds nothing an engine can say (only punctuation, say)."""
 
 
@@ -162,7 +162,7 @@ class TtsService:
         try:
             first, first_rate = await anext(chunks)
         except StopAsyncIteration:
-            raise EmptySpeechError("the input holds nothing to say") from None
+            raise EmptyTextError("the input holds nothing to say") from None
         except BaseException:
             await chunks.aclose()
             raise

@@ -137,6 +137,8 @@ class RtpReceiver:
             "packets_malformed": self.malformed,
             "packets_rtcp": self.rtcp,
             "concealed_ms": round(jitter.concealed_ms, 1),
+            "concealed_gap_ms": round(jitter.gap_ms, 1),
+            "played": jitter.played,
             "late": jitter.late,
             "duplicate": jitter.duplicate,
             "reordered": jitter.reordered,

@@ -34,12 +34,14 @@ TRANSPORT_KEYS = (*FORMAT_KEYS, "media_timeout_s", "allowed_sources")
 # Prometheus outcome label -> endpoint stats key, counted when a call's port is released.
 _OUTCOMES = (
     ("received", "packets_received"),
+    ("played", "played"),
     ("lost", "packets_lost"),
     ("rejected", "packets_rejected"),
     ("malformed", "packets_malformed"),
     ("late", "late"),
     ("duplicate", "duplicate"),
     ("reordered", "reordered"),
+    ("discarded", "discarded"),
 )
 
 
@@ -91,6 +93,7 @@ class RtpTransport:
             fmt.frame_samples,
             target_delay_ms=self.settings.jitter_delay_ms,
             max_delay_ms=max(200, self.settings.jitter_delay_ms),
+            capacity_ms=self.settings.jitter_capacity_ms,
         )
         endpoint = await self._bind(RtpReceiver(fmt, latch, jitter), media_timeout)
         try:
@@ -165,6 +168,8 @@ class RtpTransport:
             value = max(0, stats[key])
             if value:
                 metrics.rtp_packets.labels(outcome).inc(value)
+        if stats["concealed_gap_ms"]:
+            metrics.rtp_concealed_seconds.inc(stats["concealed_gap_ms"] / 1000)
 
     async def close(self) -> None:
         """Close every endpoint and wait until their ports are free (server shutdown; the

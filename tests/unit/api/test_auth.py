@@ -233,14 +233,18 @@ def test_every_key_is_compared_even_after_a_match(monkeypatch: pytest.MonkeyPatc
     assert calls == [False, False, False]
 
 
-def test_app_protects_ready_and_metrics_but_not_health(settings: Settings) -> None:
+def test_app_protects_metrics_but_not_the_probes(settings: Settings) -> None:
     server = dataclasses.replace(settings.server, api_keys=KEYS)
     app = create_app(dataclasses.replace(settings, server=server))
     with TestClient(app) as c:
-        assert c.get("/health").status_code == 200
-        assert c.get("/ready").status_code == 401
+        assert c.get("/health").json() == {"status": "ok"}
+        # A probe has no key: /ready answers it, and tells it nothing but the status.
+        assert c.get("/ready").json() == {"status": "ready"}
+        assert c.get("/ready", headers={"X-API-Key": "wrong"}).json() == {"status": "ready"}
         assert c.get("/metrics").status_code == 401
-        assert c.get("/ready", headers={"X-API-Key": GOOD}).status_code == 200
+        detailed = c.get("/ready", headers={"X-API-Key": GOOD}).json()
+        assert detailed["status"] == "ready"
+        assert "models" in detailed
         assert c.get("/nope", headers={"X-API-Key": GOOD}).status_code == 404
 
 

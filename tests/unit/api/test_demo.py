@@ -23,6 +23,10 @@ def test_demo_page_and_script_are_served(settings: Settings) -> None:
             'id="speak"',
             'id="speak-cancel"',
             'id="remote"',
+            'id="model"',
+            'id="language"',
+            'id="api-key"',
+            'id="error"',
         ):
             assert element in page.text
         script = client.get("/static/app.js")
@@ -31,5 +35,8 @@ def test_demo_page_and_script_are_served(settings: Settings) -> None:
         assert "window.mediaserverEvents" in script.text
         assert "/v1/webrtc/offer" in script.text
         assert "tts.speak" in script.text
+        assert "/v1/models" in script.text  # the pickers
+        assert "Authorization" in script.text  # the key goes in a header, never in a URL
+        assert "api_key=" not in script.text
         assert 'direction: "sendrecv"' in script.text  # the server's speech comes back
         assert "default-src 'self'" in script.headers["content-security-policy"]

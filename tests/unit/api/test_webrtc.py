@@ -12,9 +12,10 @@ import pytest
 from starlette.applications import Starlette
 
 from mediaserver.app import create_app
+from mediaserver.calls.types import CallRefused
 from mediaserver.config import Settings, load_settings
+from tests.fake_calls import FakeCallManager
 from tests.unit.transports.webrtc_client import Client
-from tests.unit.transports.webrtc_fake_calls import FakeCallManager
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -102,7 +103,7 @@ async def test_bad_options_and_refusals(app: Starlette, http: httpx.AsyncClient)
             "param": None,
             "code": "invalid_call_options",
         }
-        app.state.runtime.calls.refuse = True
+        app.state.runtime.calls.fail = CallRefused(503, "draining", "the server is draining")
         r = await http.post("/v1/webrtc/offer", json={"sdp": sdp, "type": "offer"})
         assert r.status_code == 503
         assert error(r)["code"] == "draining"

@@ -48,7 +48,7 @@ def test_pull_from_dir_then_list_inspect_rm(
     code, out, _ = run(capsys, "list")
     assert code == 0
     header, *rows = out.splitlines()
-    assert header.split() == ["NAME", "ENGINE", "TYPE", "SIZE", "SOURCE"]
+    assert header.split() == ["NAME", "ENGINE", "TYPE", "VOICES", "SIZE", "SOURCE"]
     row = next(r for r in rows if r.startswith("faster-whisper-small"))
     assert row.split()[1:3] == ["faster-whisper", "stt"]
     assert str(source.resolve()) in row

@@ -64,6 +64,46 @@ def test_jsonl_hot_words_per_line_override_the_flag(settings: Settings) -> None:
     assert [json.loads(line)["text"] for line in lines] == ["um PIX", "um pics"]
 
 
+def test_explain_names_the_rule_of_every_change(settings: Settings) -> None:
+    stdin = "o cliente pagou 2 mil reais e deu o cpf 52998224725 dia primeiro de maio\nbom dia\n"
+    code, lines = _run(settings, ["--explain"], stdin)
+    assert code == 0
+    assert lines == [
+        "o cliente pagou R$ 2.000,00 e deu o CPF 529.982.247-25 dia 1º de maio",
+        '  [16:27] money: "2 mil reais" -> "R$ 2.000,00"',
+        '  [36:39] acronym: "cpf" -> "CPF"',
+        '  [40:54] cpf: "52998224725" -> "529.982.247-25"',
+        '  [59:69] date: "primeiro de maio" -> "1º de maio"',
+        "bom dia",  # nothing changed, nothing explained
+    ]
+
+
+def test_explain_in_jsonl_with_hot_words_and_redaction(settings: Settings) -> None:
+    pytest.importorskip("mediaserver.domain.hotwords")
+    request = {
+        "text": "paguei no mercadopago, celular 0 11 98765 4321",
+        "hot_words": ["Mercado Pago"],
+    }
+    stdin = json.dumps(request) + "\n"
+    _, lines = _run(settings, ["--jsonl", "--explain", "--redact"], stdin)
+    (reply,) = [json.loads(line) for line in lines]
+    assert reply["text"] == "paguei no Mercado Pago, celular (**) *****-**21"
+    assert reply["rewrites"] == [
+        {"rule": "hotword.exact", "before": "mercadopago", "after": "Mercado Pago",
+         "start": 10, "end": 22},
+        {"rule": "phone.trunk_zero", "before": "* ** ***** ****", "after": "(**) *****-**21",
+         "start": 32, "end": 47},
+    ]  # fmt: skip
+    for rewrite in reply["rewrites"]:
+        assert reply["text"][rewrite["start"] : rewrite["end"]] == rewrite["after"]
+    assert "98765" not in lines[0]
+
+
+def test_without_explain_jsonl_has_no_rewrites(settings: Settings) -> None:
+    _, lines = _run(settings, ["--jsonl"], '{"text": "vinte"}\n')
+    assert "rewrites" not in json.loads(lines[0])
+
+
 @pytest.mark.slow
 def test_twenty_thousand_lines_through_a_pipe(tmp_path: Path) -> None:
     sentences = [

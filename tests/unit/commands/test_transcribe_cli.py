@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,11 +90,42 @@ def test_unreadable_audio_fails_before_any_worker(
     assert reason in line
 
 
-def test_progress_bar_only_for_long_files(capsys: pytest.CaptureFixture[str]) -> None:
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_for_long_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
     with ProgressBar(PROGRESS_AFTER_S - 1) as report:
         report(5.0, PROGRESS_AFTER_S - 1)
-    assert capsys.readouterr().err == ""
+    assert err.getvalue() == ""
     with ProgressBar(PROGRESS_AFTER_S * 2) as report:
         report(PROGRESS_AFTER_S, PROGRESS_AFTER_S * 2)
         report(PROGRESS_AFTER_S * 2, PROGRESS_AFTER_S * 2)
-    assert "100%" in capsys.readouterr().err
+    assert "100%" in err.getvalue()
+
+
+def test_progress_bar_moves_with_each_segment_and_never_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    positions: list[float] = []
+    with ProgressBar(68.0) as report:
+        bar = report.__self__._bar  # type: ignore[attr-defined]
+        for done in (4.2, 9.8, 15.0, 9.8, 30.0, 44.5, 68.0, 70.0):
+            report(done, 68.0)
+            positions.append(bar.n)
+    assert positions == [4.2, 9.8, 15.0, 15.0, 30.0, 44.5, 68.0, 68.0]
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_no_bar_when_not_a_terminal_or_verbose(
+    monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    err = Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    with ProgressBar(PROGRESS_AFTER_S * 2, shown=not terminal) as report:
+        report(PROGRESS_AFTER_S, PROGRESS_AFTER_S * 2)
+    assert err.getvalue() == ""

@@ -4,11 +4,13 @@ import pytest
 
 from mediaserver.domain.addresses import find_spoken, find_written
 from mediaserver.domain.document import Document
+from mediaserver.domain.pixkeys import find_pix_keys
 
 
 def run(text: str) -> tuple[str, list[tuple[str, str]]]:
     doc = Document(text)
     find_written(doc)
+    find_pix_keys(doc)
     find_spoken(doc)
     out, entities = doc.render()
     assert all(out[e.start : e.end] == e.text for e in entities)
@@ -37,7 +39,7 @@ def test_written_email_and_uuid_are_lower_cased() -> None:
     assert out == "ana.lima@banco.com.br ou chave 9f1c2e3d-0a1b-4c5d-8e9f-001122334455"
     assert entities == [
         ("email", "ana.lima@banco.com.br"),
-        ("pix", "9f1c2e3d-0a1b-4c5d-8e9f-001122334455"),
+        ("pix_key", "9f1c2e3d-0a1b-4c5d-8e9f-001122334455"),
     ]
 
 

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from mediaserver.domain import checks
+from mediaserver.domain.document import Edit
 from mediaserver.domain.pipeline import Entity, PostprocessOptions, Postprocessor
 from mediaserver.observability import Metrics
 
@@ -234,7 +236,7 @@ _NUMBER_WORDS = [cardinal(n) for n in (1, 2, 3, 7, 10, 15, 21, 99, 100, 345)]
 def test_nothing_is_dropped(words: list[str]) -> None:
     text = " ".join(words)
     for options, absorbed in [
-        (PostprocessOptions(entities=False), set()),
+        (PostprocessOptions(entities=False), {"por", "cento"}),  # `por cento` is ITN's `%`
         (PostprocessOptions(), {"reais", "ponto", "por", "cento"}),  # parts of an entity or `%`
     ]:
         out = PP.process(text, options).text.split()
@@ -255,10 +257,14 @@ class _UpperCorrector:
     def __init__(self, hot_words: tuple[str, ...]) -> None:
         self.words = {w.lower(): w for w in hot_words}
 
-    def correct(self, text: str) -> tuple[str, int]:
-        parts = text.split(" ")
-        fixed = [self.words.get(p.lower(), p) for p in parts]
-        return " ".join(fixed), sum(a != b for a, b in zip(parts, fixed, strict=True))
+    def replacements(self, text: str, protected: Sequence[tuple[int, int]] = ()) -> list[Edit]:
+        edits = []
+        for m in re.finditer(r"\S+", text):
+            fixed = self.words.get(m.group().lower(), m.group())
+            inside = any(s < m.end() and m.start() < e for s, e in protected)
+            if fixed != m.group() and not inside:
+                edits.append(Edit(m.start(), m.end(), fixed, rule="upper"))
+        return edits
 
 
 def test_hot_words_run_between_entities_and_offsets_follow() -> None:

@@ -205,3 +205,14 @@ def test_remove(registry: Registry, tmp_path: Path) -> None:
 def test_list_on_missing_root_is_just_builtins(registry: Registry) -> None:
     assert [m.name for m in registry.installed()] == ["espeak-ng"]
     assert not registry.root.exists()
+
+
+def test_the_servers_cache_directory_is_not_a_broken_model(tmp_path: Path) -> None:
+    # The server compiles ITN grammars into <models>/cache/itn; `list` must not warn about it.
+    (tmp_path / "cache" / "itn").mkdir(parents=True)
+    registry = Registry(tmp_path)
+    models, problems = registry.scan()
+    assert problems == []
+    assert "cache" not in [m.name for m in models]
+    with pytest.raises(ValueError, match="reserved"):
+        registry.path_of("cache")

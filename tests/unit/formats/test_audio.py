@@ -12,10 +12,10 @@ import numpy.typing as npt
 import pytest
 
 from mediaserver.formats.audio import (
-    SPEECH_FORMATS,
+    AUDIO_FORMATS,
     UNKNOWN_SIZE,
     WAV_HEADER_BYTES,
-    SpeechFormat,
+    AudioFormat,
     create_encoder,
     parse_format,
     wav_header,
@@ -30,7 +30,7 @@ def tone(seconds: float, rate: int = RATE, hz: float = 440.0) -> npt.NDArray[np.
     return (np.sin(2 * np.pi * hz * t) * 12_000).astype(np.int16)
 
 
-def encode_chunked(fmt: SpeechFormat, pcm: npt.NDArray[np.int16], rate: int = RATE) -> list[bytes]:
+def encode_chunked(fmt: AudioFormat, pcm: npt.NDArray[np.int16], rate: int = RATE) -> list[bytes]:
     encoder = create_encoder(fmt, rate)
     parts = [encoder.encode(pcm[i : i + CHUNK]) for i in range(0, len(pcm), CHUNK)]
     return [*parts, encoder.finish()]
@@ -48,7 +48,7 @@ def decode(data: bytes) -> tuple[npt.NDArray[np.float64], int]:
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "opus", "flac"])
-def test_every_container_decodes_to_the_same_duration(fmt: SpeechFormat) -> None:
+def test_every_container_decodes_to_the_same_duration(fmt: AudioFormat) -> None:
     pcm = tone(2.0)
     audio, rate = decode(b"".join(encode_chunked(fmt, pcm)))
     # mp3 pads with encoder delay and a partial last frame (< 2 frames of 1152).
@@ -58,7 +58,7 @@ def test_every_container_decodes_to_the_same_duration(fmt: SpeechFormat) -> None
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac"])
-def test_lossless_formats_give_back_the_samples(fmt: SpeechFormat) -> None:
+def test_lossless_formats_give_back_the_samples(fmt: AudioFormat) -> None:
     pcm = tone(1.0)
     audio, rate = decode(b"".join(encode_chunked(fmt, pcm)))
     assert rate == RATE
@@ -99,7 +99,7 @@ def test_empty_wav_is_still_a_valid_file() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "flac"])
-def test_compressed_formats_stream_before_the_end(fmt: SpeechFormat) -> None:
+def test_compressed_formats_stream_before_the_end(fmt: AudioFormat) -> None:
     parts = encode_chunked(fmt, tone(3.0))
     before_finish = sum(len(p) for p in parts[:-1])
     assert before_finish > 0.7 * sum(len(p) for p in parts)
@@ -116,7 +116,7 @@ def test_opus_takes_the_next_rate_it_supports(rate: int, opus_rate: int) -> None
 
 
 def test_format_names() -> None:
-    assert [parse_format(f) for f in SPEECH_FORMATS] == list(SPEECH_FORMATS)
+    assert [parse_format(f) for f in AUDIO_FORMATS] == list(AUDIO_FORMATS)
     with pytest.raises(ValueError, match="response_format must be one of wav, pcm, mp3"):
         parse_format("aac")
     with pytest.raises(ValueError, match="response_format"):

@@ -24,7 +24,7 @@ from mediaserver.config import AudioSocketSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports import audiosocket
 from mediaserver.transports.audiosocket import AudioSocketServer, codec_name
-from tests.unit.transports.fakes import FakeCallManager
+from tests.fake_calls import FakeCallManager
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -211,7 +211,7 @@ async def test_duplicate_uuid_of_a_live_call_is_refused(
 async def test_refused_while_draining(
     server: AudioSocketServer, manager: FakeCallManager, metrics: Metrics, connect: Connect
 ) -> None:
-    manager.refuse = CallRefused(503, "draining", "the server is shutting down")
+    manager.fail = CallRefused(503, "draining", "the server is shutting down")
     peer = await connect(server)
     await peer.send(encode_uuid(CALL), encode_audio(PCM_20MS_8K))
     assert await peer.until_eof() == [PeerError(None)]

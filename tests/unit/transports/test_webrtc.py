@@ -11,8 +11,8 @@ import pytest
 
 from mediaserver.calls.manager import CallRefused, Transport
 from mediaserver.transports.webrtc import SdpError, WebRtcGateway
+from tests.fake_calls import FakeCall, FakeCallManager
 from tests.unit.transports.webrtc_client import TONE_HZ, Client, until
-from tests.unit.transports.webrtc_fake_calls import FakeCall, FakeCallManager
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -112,8 +112,9 @@ async def test_bad_commands_are_answered_with_an_error_event(connect: Connect) -
     client.channel.send(json.dumps([1, 2]))
     client.channel.send("[" * 20000)  # nested past Python's recursion limit
     await until(lambda: client.types().count("error") == 4)
-    assert {e["code"] for e in client.events} == {"unknown_command"}
-    assert all(e["recoverable"] for e in client.events)
+    errors = [e for e in client.events if e["type"] == "error"]
+    assert {e["code"] for e in errors} == {"unknown_command"}
+    assert all(e["recoverable"] for e in errors)
     assert call.state == "active"
     stats = call.transport_info.stats
     assert stats is not None
@@ -184,8 +185,10 @@ async def test_option_errors_and_refusals_leave_nothing_running(gateway: WebRtcG
         with pytest.raises(ValueError, match="unknown model") as bad:
             await gateway.answer(FakeCallManager(), sdp, "offer", {"model": "bad"})
         assert not isinstance(bad.value, SdpError)
+        refusing = FakeCallManager()
+        refusing.fail = CallRefused(503, "draining", "the server is draining")
         with pytest.raises(CallRefused):
-            await gateway.answer(FakeCallManager(refuse=True), sdp, "offer", {})
+            await gateway.answer(refusing, sdp, "offer", {})
     finally:
         await client.pc.close()
     assert gateway.peer_count == 0

@@ -16,7 +16,7 @@ from mediaserver.api import realtime
 from mediaserver.calls.manager import CallRefused, Transport
 from mediaserver.config import Settings
 from mediaserver.observability import Metrics
-from tests.unit.transports.fakes import FakeCallManager
+from tests.fake_calls import FakeCallManager
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -274,7 +274,7 @@ def test_fast_client_is_rate_limited_and_the_backlog_is_bounded(server: Server) 
 
 
 def test_refused_call_gets_an_error_and_close(server: Server) -> None:
-    server.manager.refuse = CallRefused(503, "draining", "the server is shutting down")
+    server.manager.fail = CallRefused(503, "draining", "the server is shutting down")
     with server.connect() as ws:
         error = receive(ws)
         assert (error["type"], error["code"], error["recoverable"]) == ("error", "draining", False)
@@ -282,11 +282,11 @@ def test_refused_call_gets_an_error_and_close(server: Server) -> None:
 
 
 def test_invalid_query_options_get_an_error_and_close(server: Server) -> None:
-    server.manager.reject = ValueError("unknown model")
+    server.manager.fail = ValueError("unknown model")
     with server.connect() as ws:
         assert receive(ws)["code"] == "invalid_options"
         expect_closed(ws, 1008)
-    server.manager.reject = None
+    server.manager.fail = None
     with server.connect("sample_rate=abc") as ws:
         assert receive(ws)["code"] == "invalid_sample_rate"
         expect_closed(ws, 1008)
@@ -324,7 +324,7 @@ def test_one_session_failing_does_not_affect_another(server: Server) -> None:
 def test_replacement_refused_ends_the_session(server: Server) -> None:
     with server.connect() as ws:
         receive(ws)
-        server.manager.refuse = CallRefused(503, "draining", "the server is shutting down")
+        server.manager.fail = CallRefused(503, "draining", "the server is shutting down")
         ws.send_json({"type": "session.configure", "language": "pt"})
         error = receive(ws)
         assert (error["code"], error["recoverable"]) == ("draining", False)

@@ -19,13 +19,8 @@ from mediaserver.config import RtpSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports.rtp.ports import PortsExhausted
 from mediaserver.transports.rtp.transport import NotLatched, RtpCall, RtpTransport
-from tests.unit.transports.rtp.rtp_fakes import (
-    REFUSED,
-    FakeCall,
-    FakeCallManager,
-    dtmf_packets,
-    rtp,
-)
+from tests.fake_calls import FakeCall, FakeCallManager
+from tests.unit.transports.rtp.rtp_fakes import REFUSED, dtmf_packets, rtp
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -91,7 +86,7 @@ async def test_audio_is_fed_in_order_at_the_call_rate(
     call = fake(opened)
     assert call.transport_info.codec == "PCMU"
     expected = b"".join(ulaw_decode(frame(i)) for i in range(40))
-    assert bytes(call.fed[: len(expected)]) == expected
+    assert call.fed_bytes[: len(expected)] == expected
     assert {rate for _, _, rate in call.feeds} == {8000}
     # Played out on the 20 ms grid: one frame per tick, not in bursts.
     assert statistics.median(size for _, size, _ in call.feeds) == 320
@@ -300,6 +295,7 @@ async def test_ended_calls_are_counted_in_prometheus(
     assert metrics.registry.get_sample_value("mediaserver_rtp_ports_in_use") == 1
     packets = [rtp(1 + i, 160 * i, frame(i)) for i in range(6) if i != 4]
     await send_paced(peer, opened.port, [*packets, b"junk"])
+    await asyncio.sleep(0.2)  # past the jitter delay: every packet has played
     await opened.call.close()
     await opened.endpoint.wait_released()
 
@@ -308,9 +304,14 @@ async def test_ended_calls_are_counted_in_prometheus(
         return metrics.registry.get_sample_value("mediaserver_rtp_packets_total", labels)
 
     assert sample("received") == 5
+    assert sample("played") == 5
     assert sample("lost") == 1
     assert sample("malformed") == 1
     assert sample("rejected") is None  # never incremented
+    assert sample("discarded") is None
+    # The lost packet's slot, concealed between packets 3 and 5.
+    concealed = metrics.registry.get_sample_value("mediaserver_rtp_concealed_seconds_total")
+    assert concealed == pytest.approx(0.020)
     assert metrics.registry.get_sample_value("mediaserver_rtp_ports_in_use") == 0
     await rtp_transport.close()
 

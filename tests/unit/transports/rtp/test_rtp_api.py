@@ -19,7 +19,7 @@ from mediaserver.calls.manager import CallManager, CallRefused
 from mediaserver.config import RtpSettings, Settings
 from mediaserver.observability import Metrics
 from mediaserver.transports.rtp.transport import RtpTransport
-from tests.unit.transports.rtp.rtp_fakes import FakeCallManager
+from tests.fake_calls import FakeCallManager
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -1,7 +1,12 @@
-"""A recording CallManager/Call honouring the transport contract, for transport tests.
+"""One recording CallManager/Call for every transport's tests: no call core, just what was done.
 
-It records what the transport does (feed, dtmf, commit, close) and lets a test emit events to
-subscribers. It is not a call core: no VAD, no session state beyond open/closed.
+It records what a transport does (feed, dtmf, commit, close) and lets a test emit events to
+subscribers. It is not a call core: no VAD, no session state beyond active/closed. Like a real
+call, every subscription starts with `session.created` and ends after `session.closed`.
+
+Failure injection: `manager.fail = exc` makes every `create` raise `exc` (a `CallRefused` for
+503/409, a `ValueError` for bad options) until it is set back to None; options naming `"bad"`
+(a key, or `"model": "bad"`) are refused as invalid.
 """
 
 from __future__ import annotations
@@ -11,14 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from mediaserver.calls.audio_sink import NoAudioPath
-from mediaserver.calls.manager import (
-    Call,
-    CallManager,
-    CallRefused,
-    Subscription,
-    Transport,
-    TransportInfo,
-)
+from mediaserver.calls.manager import Call, CallManager, Subscription, Transport, TransportInfo
 from mediaserver.calls.speaker import Speaker
 
 
@@ -31,10 +29,7 @@ class FakeSubscription(Subscription):
         return self._events()
 
     async def _events(self) -> AsyncIterator[dict[str, Any]]:
-        while True:
-            event = await self.queue.get()
-            if event is None:
-                return
+        while (event := await self.queue.get()) is not None:
             yield event
             if event["type"] == "session.closed":
                 return
@@ -45,6 +40,7 @@ class FakeSubscription(Subscription):
 
 
 class FakeCall(Call):
+    # Not calling Call.__init__: the real one builds the call core this fake stands in for.
     def __init__(
         self,
         call_id: str,
@@ -52,7 +48,7 @@ class FakeCall(Call):
         options: Mapping[str, Any],
         transport_info: TransportInfo,
         on_close: Callable[[], None] | None,
-        poke: Callable[[], None],
+        poke: Callable[[], None] = lambda: None,
     ) -> None:
         self._poke = poke
         self.id = call_id
@@ -62,6 +58,7 @@ class FakeCall(Call):
         self.transport_info = transport_info
         self.on_close = on_close
         self.fed: list[tuple[bytes, int]] = []
+        self.feeds: list[tuple[float, int, int]] = []  # (loop time, bytes, rate)
         self.digits: list[str] = []
         self.commits = 0
         self.close_reasons: list[str] = []
@@ -73,14 +70,19 @@ class FakeCall(Call):
 
     @property
     def state(self) -> str:
-        return "closed" if self.closed.is_set() else ("silence" if self.fed else "init")
+        return "closed" if self.closed.is_set() else "active"
 
     @property
     def fed_bytes(self) -> bytes:
         return b"".join(pcm for pcm, _ in self.fed)
 
+    def pcm(self, rate: int | None = None) -> bytes:
+        """Everything fed (at `rate` only, when given)."""
+        return b"".join(p for p, r in self.fed if rate is None or r == rate)
+
     def feed(self, pcm: bytes, sample_rate: int) -> None:
         self.fed.append((pcm, sample_rate))
+        self.feeds.append((asyncio.get_running_loop().time(), len(pcm), sample_rate))
         self._poke()
 
     @property
@@ -90,16 +92,16 @@ class FakeCall(Call):
     def dtmf(self, digit: str) -> None:
         self.digits.append(digit)
         self._poke()
-        self.emit({"type": "dtmf", "call_id": self.id, "digit": digit})
+        self.emit({"type": "dtmf", "digit": digit})
 
     def commit(self) -> None:
         self.commits += 1
         self._poke()
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: dict[str, Any]) -> None:  # type: ignore[override]
         for subscription in self.subscriptions:
             if not subscription.closed:
-                subscription.queue.put_nowait(event)
+                subscription.queue.put_nowait({**event, "call_id": self.id})
 
     async def close(self, reason: str = "requested") -> None:
         self.close_reasons.append(reason)
@@ -110,14 +112,13 @@ class FakeCall(Call):
             await asyncio.sleep(self.flush_delay_s)
         if self.final_on_close is not None:
             self.emit(self.final_on_close)
-        self.emit({"type": "session.closed", "call_id": self.id, "reason": reason})
+        self.emit({"type": "session.closed", "reason": reason})
         self.closed.set()
         self._poke()
         if self.on_close is not None:
             self.on_close()
 
     def subscribe(self) -> FakeSubscription:
-        # Like the real hub: every subscription starts with the call's session.created.
         subscription = FakeSubscription()
         subscription.queue.put_nowait(
             {"type": "session.created", "call_id": self.id, "options": self.options}
@@ -126,17 +127,24 @@ class FakeCall(Call):
         return subscription
 
     def info(self, *, detail: bool = False) -> dict[str, Any]:
-        return {"id": self.id, "state": self.state, "codec": self.transport_info.codec}
+        stats = self.transport_info.stats
+        return {
+            "id": self.id,
+            "state": self.state,
+            "codec": self.transport_info.codec,
+            "stats": dict(stats()) if stats else {},
+        }
 
     async def wait_closed(self) -> None:
         await self.closed.wait()
 
 
 class FakeCallManager(CallManager):
+    # Not calling CallManager.__init__: no VAD, no engines.
     def __init__(self) -> None:
         self.created: list[FakeCall] = []
-        self.refuse: CallRefused | None = None
-        self.reject: ValueError | None = None
+        self.options: list[dict[str, Any]] = []  # of every create, refused or not
+        self.fail: Exception | None = None
         self._activity = asyncio.Event()
 
     def poke(self) -> None:
@@ -163,10 +171,13 @@ class FakeCallManager(CallManager):
         call_id: str | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> FakeCall:
-        if self.refuse is not None:
-            raise self.refuse
-        if self.reject is not None:
-            raise self.reject
+        self.options.append(dict(options))
+        if self.fail is not None:
+            raise self.fail
+        if options.get("model") == "bad":
+            raise ValueError("unknown model 'bad'")
+        if "bad" in options:
+            raise ValueError("unknown option bad")
         call_id = call_id or f"call-{len(self.created) + 1}"
         if any(c.id == call_id and not c.closed.is_set() for c in self.created):
             raise ValueError(f"call {call_id} already exists")
@@ -183,3 +194,10 @@ class FakeCallManager(CallManager):
 
     def calls(self) -> list[Call]:
         return [c for c in self.created if not c.closed.is_set()]
+
+    async def start(self) -> None:
+        """Nothing to load (an app's lifespan calls this)."""
+
+    async def stop(self, drain_s: float | None = None) -> None:
+        for call in self.calls():
+            await call.close("shutdown")
