@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from mediaserver import __version__
-from mediaserver.api import auth, calls_rtp, errors, health, transcriptions
+from mediaserver.api import auth, calls_rtp, errors, health, jobs, transcriptions
 from mediaserver.api import calls as calls_api
 from mediaserver.api import demo as demo_page
 from mediaserver.api import docs as docs_page
@@ -71,6 +71,7 @@ def create_app(
             *health.routes,
             *calls_api.routes,
             *transcriptions.routes,
+            *jobs.routes,
             *models_api.routes,
             *speech_api.routes,
             *calls_rtp.routes,

@@ -13,22 +13,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mediaserver.config_sources import ENV_PREFIX as ENV_PREFIX
+from mediaserver.config_sources import ConfigError as ConfigError
+from mediaserver.config_sources import build, env_layer, merge, read_toml
+
 # A language code as calls give it ("pt", "pt-BR"); engines use the part before the region.
 LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
 Sensitivity = Literal["high", "normal", "low"]
 LogFormat = Literal["auto", "json", "console"]
-
-
-class ConfigError(ValueError):
-    """The configuration given by the user is invalid; the message says where and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +164,30 @@ class TtsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class JobsSettings:
+    """Asynchronous transcription jobs (`/v1/jobs`), kept in a SQLite database."""
+
+    enabled: bool = True
+    # Empty means "<user cache dir>/mediaserver/jobs": the database and the jobs' audio.
+    dir: str = ""
+    # Jobs decoded at once. Live calls keep priority at the engine either way; this bounds
+    # the memory and the worker slots that jobs hold.
+    concurrency: int = 1
+    max_queued: int = 10000
+    # Audio fetched from a job's `url`.
+    url_max_bytes: int = 512 * 1024 * 1024
+    url_timeout_s: float = 120.0
+    webhook_attempts: int = 6
+    webhook_backoff_s: float = 2.0  # then 4, 8, 16 ... seconds
+    webhook_timeout_s: float = 10.0
+    keep_audio: bool = False  # keep a finished job's audio on disk
+
+    @property
+    def path(self) -> Path:
+        return Path(self.dir).expanduser()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -179,14 +200,9 @@ class Settings:
     websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
     postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
+    jobs: JobsSettings = field(default_factory=JobsSettings)
 
 
-ENV_PREFIX = "MEDIASERVER_"
-_SHORT_ENV = {
-    "MEDIASERVER_MODELS_DIR": ("models", "dir"),
-    "MEDIASERVER_API_KEYS": ("server", "api_keys"),
-    "MEDIASERVER_AUTO_UNLOAD": ("models", "auto_unload_s"),
-}
 
 
 def load_settings(
@@ -198,130 +214,23 @@ def load_settings(
     layers: dict[str, dict[str, Any]] = {}
     path = config_file if config_file is not None else env.get("MEDIASERVER_CONFIG")
     if path:
-        _merge(layers, _read_toml(Path(path)))
-    _merge(layers, _env_layer(env))
-    settings: Settings = _build(Settings, layers, "")
+        merge(layers, read_toml(Path(path)))
+    merge(layers, env_layer(env))
+    settings: Settings = build(Settings, layers, "")
     if not settings.models.dir:
         cache = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")) / ".cache")
         models = dataclasses.replace(
             settings.models, dir=str(Path(cache).expanduser() / "mediaserver" / "models")
         )
         settings = dataclasses.replace(settings, models=models)
+    if not settings.jobs.dir:
+        cache = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")) / ".cache")
+        jobs = dataclasses.replace(
+            settings.jobs, dir=str(Path(cache).expanduser() / "mediaserver" / "jobs")
+        )
+        settings = dataclasses.replace(settings, jobs=jobs)
     _validate(settings)
     return settings
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-
-
-def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    layer: dict[str, dict[str, Any]] = {}
-    for name, value in env.items():
-        if name in _SHORT_ENV:
-            section, key = _SHORT_ENV[name]
-        elif name.startswith(ENV_PREFIX) and "__" in name:
-            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        else:
-            continue
-        layer.setdefault(section, {})[key] = _EnvString(value, name)
-    return layer
-
-
-class _EnvString(str):
-    """A raw string from the environment; remembers its variable for error messages."""
-
-    origin: str
-
-    def __new__(cls, value: str, origin: str) -> _EnvString:
-        obj = super().__new__(cls, value)
-        obj.origin = origin
-        return obj
-
-
-def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
-    for key, value in layer.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        elif isinstance(value, Mapping):
-            into[key] = {}
-            _merge(into[key], value)
-        else:
-            into[key] = value
-
-
-def _build(cls: type[Any], values: Mapping[str, Any], where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        choices = ", ".join(sorted(known))
-        raise ConfigError(f"unknown setting {where}{unknown[0]} (known: {choices})")
-    kwargs: dict[str, Any] = {}
-    for name, value in values.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"setting [{name}] must be a table")
-            kwargs[name] = _build(hint, value, f"{name}.")  # type: ignore[arg-type]
-        else:
-            kwargs[name] = _coerce(value, hint, f"{where}{name}")
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, hint: Any, name: str) -> Any:
-    origin = value.origin if isinstance(value, _EnvString) else name
-    try:
-        return _coerce_value(value, hint)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid value for {origin}: {value!r} ({exc})") from None
-
-
-def _coerce_value(value: Any, hint: Any) -> Any:
-    from_env = isinstance(value, _EnvString)
-    if typing.get_origin(hint) is Literal:
-        choices = typing.get_args(hint)
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(map(str, choices))}")
-        return str(value)
-    if typing.get_origin(hint) is tuple:
-        if from_env:
-            return tuple(item.strip() for item in str(value).split(",") if item.strip())
-        if not isinstance(value, list | tuple):
-            raise TypeError("expected a list")
-        return tuple(str(item) for item in value)
-    if hint is bool:
-        if from_env:
-            lowered = str(value).strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError("expected true or false")
-        if not isinstance(value, bool):
-            raise TypeError("expected true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool):
-            raise TypeError("expected an integer")
-        return int(value)
-    if hint is float:
-        if isinstance(value, bool):
-            raise TypeError("expected a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise TypeError("expected a string")
-        return str(value)
-    if isinstance(hint, types.UnionType):  # pragma: no cover - no such settings yet
-        raise TypeError("union settings are not supported")
-    raise TypeError(f"unsupported setting type {hint!r}")
 
 
 def _validate(s: Settings) -> None:
@@ -360,6 +269,14 @@ def _validate(s: Settings) -> None:
         (s.vad.min_speech_ms >= 0 and s.vad.min_silence_ms >= 0, "vad durations must be >= 0"),
         (s.audio.max_gain_db >= 0, "audio.max_gain_db must be >= 0"),
         (s.tts.cache_entries >= 0 and s.tts.cache_max_mb >= 0, "tts cache sizes must be >= 0"),
+        (s.jobs.concurrency >= 1, "jobs.concurrency must be >= 1"),
+        (s.jobs.max_queued >= 1, "jobs.max_queued must be >= 1"),
+        (s.jobs.url_max_bytes > 0 and s.jobs.url_timeout_s > 0, "jobs url limits must be > 0"),
+        (s.jobs.webhook_attempts >= 1, "jobs.webhook_attempts must be >= 1"),
+        (
+            s.jobs.webhook_backoff_s >= 0 and s.jobs.webhook_timeout_s > 0,
+            "jobs webhook back-off must be >= 0 and its timeout > 0",
+        ),
     ]
     for ok, message in checks:
         if not ok:

@@ -25,6 +25,8 @@ from mediaserver.engines.models.registry import Registry
 from mediaserver.engines.supervision.build import build_supervisor
 from mediaserver.engines.supervision.supervisor import Supervisor
 from mediaserver.engines.tts.service import TtsService
+from mediaserver.jobs.execute import BatchJobs
+from mediaserver.jobs.service import JobService
 from mediaserver.observability import Metrics
 from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.rtp.transport import RtpTransport
@@ -60,6 +62,9 @@ class Runtime:
     audiosocket: AudioSocketServer | None
     # Uploaded files are decoded in child processes under limits, never in this one.
     decoder: DecodeSandbox
+    # Transcription jobs (/v1/jobs): SQLite queue, runner at batch priority, webhooks; None
+    # when disabled.
+    jobs: JobService | None = None
 
     @property
     def draining(self) -> bool:
@@ -82,9 +87,13 @@ class Runtime:
         self.tts.start_warm_up()
         if self.audiosocket is not None:
             await self.audiosocket.start()
+        if self.jobs is not None:
+            await self.jobs.start()  # after the supervisor: recovered jobs run at once
 
     async def stop(self) -> None:
         """Drain (or join the SIGTERM drain already under way), then stop every service."""
+        if self.jobs is not None:
+            await self.jobs.stop()  # jobs under way go back to the queue for the next start
         await self.calls.stop()
         if self.rtp is not None:
             await self.rtp.close()
@@ -113,7 +122,7 @@ def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime
         if settings.audiosocket.enabled
         else None
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         metrics=metrics,
         registry=registry,
@@ -126,3 +135,7 @@ def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime
         audiosocket=audiosocket,
         decoder=DecodeSandbox(SandboxLimits.from_settings(settings.server)),
     )
+    if settings.jobs.enabled and settings.jobs.dir:
+        execute = BatchJobs(settings, supervisor, runtime.postprocess)
+        runtime.jobs = JobService(settings.jobs, execute)
+    return runtime

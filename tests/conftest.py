@@ -22,6 +22,7 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(
         environ={
             "MEDIASERVER_MODELS_DIR": str(tmp_path / "models"),
+            "MEDIASERVER_JOBS__DIR": str(tmp_path / "jobs"),
             # Building NeMo's grammars takes seconds per fresh models directory.
             "MEDIASERVER_POSTPROCESS__NEMO": "false",
             # Tests that want the AudioSocket listener enable it on a free port.

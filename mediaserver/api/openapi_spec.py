@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mediaserver import __version__
+from mediaserver.api.openapi_jobs import JOBS_PATHS
 
 Json = dict[str, Any]
 
@@ -332,7 +333,7 @@ PATHS: Json = {
     },
 }
 
-TAGS = ["Files", "Speech", "Calls", "Streaming", "Models", "Operations", "Demo"]
+TAGS = ["Files", "Jobs", "Speech", "Calls", "Streaming", "Models", "Operations", "Demo"]
 
 
 def openapi() -> Json:
@@ -346,7 +347,7 @@ def openapi() -> Json:
             "the subprotocol `api-key.KEY`).",
         },
         "tags": [{"name": t} for t in TAGS],
-        "paths": PATHS,
+        "paths": {**PATHS, **JOBS_PATHS},
         "components": {
             "schemas": {
                 "Error": _fields(

@@ -16,6 +16,7 @@ from typing import Any
 
 from mediaserver.audio.decode import AudioDecodeError, ChannelSelect
 from mediaserver.batch import transcription as batch
+from mediaserver.commands.transcribe_dir import DirTranscriber
 from mediaserver.config import Settings
 from mediaserver.decoding.sandbox import DecodeSandbox, SandboxLimits
 from mediaserver.domain.normalizer import Normalizer, itn_cache_dir
@@ -43,7 +44,9 @@ def register(subparsers: Any) -> None:
         ("translate", "translate an audio file's speech to English text"),
     ):
         p: argparse.ArgumentParser = subparsers.add_parser(verb, help=help_text)
-        p.add_argument("file", metavar="FILE", type=Path, help="WAV, MP3, OGG/Opus, FLAC, M4A...")
+        p.add_argument(
+            "file", metavar="FILE", type=Path, help="WAV, MP3, FLAC, M4A..., or a folder (-o OUT/)"
+        )
         p.add_argument("--model", help="installed STT model (default from config)")
         if verb == "transcribe":
             p.add_argument("--language", help="language code, e.g. pt (default: detect)")
@@ -60,6 +63,9 @@ def register(subparsers: Any) -> None:
             "--word-timestamps", action="store_true", help="words with times in verbose_json"
         )
         p.add_argument("-o", "--output", type=Path, metavar="OUT", help="write here, not stdout")
+        p.add_argument(
+            "--jobs", type=int, default=1, metavar="N", help="with a folder: files at once"
+        )
         p.set_defaults(func=run, task="translate" if verb == "translate" else "transcribe")
 
 
@@ -83,6 +89,8 @@ def _postprocess_options(args: argparse.Namespace, settings: Settings) -> Postpr
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.file.is_dir():
+        return run_folder(args, settings)
     try:
         text = asyncio.run(transcribe_file(args, settings))
     except (ModelNotFoundError, ModelLoadError, ModelTypeError, AudioDecodeError) as exc:
@@ -100,6 +108,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
     return OK
+
+
+def run_folder(args: argparse.Namespace, settings: Settings) -> int:
+    """Every file of the folder `args.file` into the folder `args.output` (resumable)."""
+    if args.output is None or args.output.is_file():
+        print("mediaserver: with a folder, name an output folder: -o OUT/", file=sys.stderr)
+        return 2
+    name = args.model or settings.models.default_stt
+    try:
+        capabilities = stt_model(Registry.from_settings(settings), name).manifest.capabilities
+        hot_words = tuple(w.strip() for w in (args.hot_words or "").split(",") if w.strip())
+        options = TranscribeOptions(
+            language=getattr(args, "language", None),
+            task=args.task,
+            prompt=args.prompt if capabilities.initial_prompt else None,
+            hot_words=hot_words if capabilities.hot_words else (),
+            word_timestamps=args.word_timestamps and capabilities.word_timestamps,
+        )
+        folder = DirTranscriber(
+            args, settings, _channel(args.channel), options, _postprocess_options(args, settings)
+        )
+        return asyncio.run(folder.run(args.file, args.output, name))
+    except (ModelNotFoundError, ModelLoadError, ModelTypeError, ValueError) as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return FAILED
 
 
 async def transcribe_file(args: argparse.Namespace, settings: Settings) -> str:

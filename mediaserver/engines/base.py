@@ -72,6 +72,9 @@ class TranscribeOptions:
     # Long files: the engine may batch windows (faster-whisper BatchedInferencePipeline).
     batched: bool = False
     batch_size: int = 8
+    # With `batched`: the (start, end) seconds of each window to decode, cut in pauses by the
+    # runtime's VAD; empty means consecutive 30 s windows.
+    clips: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,15 +30,11 @@ import structlog
 from starlette.websockets import WebSocket, WebSocketState
 
 from mediaserver.calls.audio_sink import NoAudioPath
-from mediaserver.calls.manager import (
-    Call,
-    CallManager,
-    CallRefused,
-    Subscription,
-    Transport,
-    TransportInfo,
-)
+from mediaserver.calls.call import Call
+from mediaserver.calls.event_hub import Subscription
+from mediaserver.calls.manager import CallManager
 from mediaserver.calls.speaker import SpeakError
+from mediaserver.calls.types import CallRefused, Transport, TransportInfo
 from mediaserver.config import WebSocketSettings
 from mediaserver.observability import Metrics
 from mediaserver.transports import realtime_protocol as proto

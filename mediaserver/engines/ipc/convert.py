@@ -60,6 +60,7 @@ def options_to_pb(options: TranscribeOptions) -> pb.TranscribeOptions:
         beam_size=options.beam_size,
         batched=options.batched,
         batch_size=options.batch_size,
+        clips=[pb.Clip(start=start, end=end) for start, end in options.clips],
     )
     if options.language is not None:
         msg.language = options.language
@@ -82,6 +83,7 @@ def options_from_pb(msg: pb.TranscribeOptions) -> TranscribeOptions:
         beam_size=msg.beam_size or _DEFAULT_OPTIONS.beam_size,
         batched=msg.batched,
         batch_size=msg.batch_size or _DEFAULT_OPTIONS.batch_size,
+        clips=tuple((clip.start, clip.end) for clip in msg.clips),
     )
 
 

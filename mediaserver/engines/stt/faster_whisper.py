@@ -8,7 +8,7 @@ them); hot words go in through faster-whisper's `hotwords` prompt, context throu
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from mediaserver.engines.loading import (
     optional_float,
     require_files,
 )
+from mediaserver.engines.stt.whisper_text import SegmentTexts, TokenBytes
 
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 _WINDOW_SECONDS = 30.0  # Whisper's receptive field; batched decoding clips the file into these
@@ -58,6 +59,12 @@ class WhisperSettings:
     compression_ratio_threshold: float | None = 2.4
     log_prob_threshold: float | None = -1.0
     condition_on_previous_text: bool = True
+    # Temperatures tried after the first when a decode looks like a failure (repetition or low
+    # log-probability); each re-decodes the whole window, so a window costs at most 1 + this
+    # many decodes. benchmarks/batch.py --ladder (base model, 8 prompts at 0 dB SNR): 0 -> 64 s
+    # in all, worst 13 s, WER 60 %; 1 -> 83 s, 14 s, 59 %; 5 (the library's) -> 145 s, 29 s,
+    # 58 %. One fallback keeps the worst case near a single decode.
+    temperature_fallbacks: int = 1
     # A stream re-decodes only after this much new audio, bounding cost per second of speech.
     stream_redecode_seconds: float = 0.5
 
@@ -79,7 +86,24 @@ class WhisperSettings:
                 config, "condition_on_previous_text", defaults.condition_on_previous_text
             ),
             stream_redecode_seconds=redecode,
+            temperature_fallbacks=_fallbacks(config, defaults.temperature_fallbacks),
         )
+
+
+def _fallbacks(config: Mapping[str, Any], default: int) -> int:
+    value = config_value(config, "temperature_fallbacks", default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ModelLoadError("model config 'temperature_fallbacks' must be an integer >= 0")
+    return value
+
+
+def capped_temperature(
+    temperature: float | tuple[float, ...], fallbacks: int
+) -> float | tuple[float, ...]:
+    """The ladder cut to its first temperature and at most `fallbacks` more."""
+    if isinstance(temperature, tuple):
+        return temperature[: 1 + fallbacks]
+    return temperature
 
 
 def looks_hallucinated(segment: Segment, settings: WhisperSettings) -> bool:
@@ -108,6 +132,7 @@ class FasterWhisperEngine:
         self._batched: Any = None
         self._info: ModelInfo | None = None
         self._settings = WhisperSettings()
+        self._token_bytes: TokenBytes | None = None
 
     def load(self, model: ModelInfo) -> None:
         settings = WhisperSettings.from_config(model.config)
@@ -128,6 +153,7 @@ class FasterWhisperEngine:
             raise ModelLoadError(f"cannot load Whisper model from {model.path}: {exc}") from exc
         self._model = whisper
         self._batched = BatchedInferencePipeline(whisper)
+        self._token_bytes = TokenBytes(whisper.hf_tokenizer)
         self._info = model
         self._settings = settings
 
@@ -146,8 +172,8 @@ class FasterWhisperEngine:
         duration = len(audio) / SAMPLE_RATE
         segments, info = self._decode(audio, options, partial=False)
         kept: list[Segment] = []
-        for raw in segments:
-            segment = _segment(len(kept), raw, duration)
+        for raw, text in self._texts(segments):
+            segment = _segment(len(kept), raw, duration, text)
             if progress is not None:
                 progress(min(segment.end, duration), duration)
             if not looks_hallucinated(segment, self._settings) and segment.text:
@@ -199,10 +225,20 @@ class FasterWhisperEngine:
             # final that will not improve. One pass: the final comes as fast as a partial.
             options = replace(options, temperature=0.0)
         segments, _ = self._decode(audio, options, partial=not final, max_new_tokens=budget)
-        converted = [_segment(i, raw, duration) for i, raw in enumerate(segments)]
+        converted = [
+            _segment(i, raw, duration, text) for i, (raw, text) in enumerate(self._texts(segments))
+        ]
         kept = [s for s in converted if s.text and not looks_hallucinated(s, self._settings)]
         words = tuple(word for segment in kept for word in segment.words)
         return Hypothesis(" ".join(s.text for s in kept), words, is_final=final)
+
+    def _texts(self, segments: Iterable[Any]) -> Iterator[tuple[Any, str]]:
+        """Each segment with its text re-detokenised as valid UTF-8 (see `whisper_text`)."""
+        if self._token_bytes is None:
+            raise RuntimeError("no model loaded: call load() first")
+        texts = SegmentTexts(self._token_bytes)
+        for raw in segments:
+            yield raw, texts(raw.tokens)
 
     def _loaded(self) -> Any:
         if self._model is None:
@@ -241,15 +277,24 @@ class FasterWhisperEngine:
             "compression_ratio_threshold": settings.compression_ratio_threshold,
             "log_prob_threshold": settings.log_prob_threshold,
             # Partials are redone every half second: one greedy-ish pass, no fallback ladder.
-            "temperature": 0.0 if partial else options.temperature,
+            "temperature": 0.0
+            if partial
+            else capped_temperature(options.temperature, settings.temperature_fallbacks),
             "condition_on_previous_text": settings.condition_on_previous_text and not partial,
             "max_new_tokens": max_new_tokens,
         }
         model = self._loaded()
         if options.batched and not partial:
-            clips = _windows(len(audio) / SAMPLE_RATE)
+            # Clips cut in pauses by the runtime's VAD; fixed windows would cut through words.
+            clips = [{"start": s, "end": e} for s, e in options.clips] or _windows(
+                len(audio) / SAMPLE_RATE
+            )
+            # On CPU a batch of 2 windows decoded as fast as 8 (base model, 300 s file: 25.1 and
+            # 33.6 s against 30.2 and 27.2 s back to back) and progress then moves every 2
+            # windows, not every 8 (4 minutes of speech); GPUs want the whole batch.
+            batch = options.batch_size if settings.device == "cuda" else min(options.batch_size, 2)
             segments, info = self._batched.transcribe(
-                audio, batch_size=options.batch_size, clip_timestamps=clips, **kwargs
+                audio, batch_size=batch, clip_timestamps=clips, **kwargs
             )
         else:
             segments, info = model.transcribe(audio, **kwargs)
@@ -320,7 +365,7 @@ def _windows(duration: float) -> list[dict[str, float]]:
     return [{"start": float(s), "end": float(min(s + _WINDOW_SECONDS, duration))} for s in starts]
 
 
-def _segment(index: int, raw: Any, duration: float) -> Segment:
+def _segment(index: int, raw: Any, duration: float, text: str) -> Segment:
     """faster-whisper's segment -> ours, with times clamped to the audio actually given."""
 
     def clamp(t: float) -> float:
@@ -331,13 +376,15 @@ def _segment(index: int, raw: Any, duration: float) -> Segment:
         id=index,
         start=clamp(raw.start),
         end=clamp(raw.end),
-        text=raw.text.strip(),
+        text=text.strip(),
         avg_logprob=float(raw.avg_logprob),
         no_speech_prob=float(raw.no_speech_prob),
         compression_ratio=float(raw.compression_ratio),
         temperature=float(raw.temperature or 0.0),
         tokens=tuple(raw.tokens),
         words=tuple(
-            Word(clamp(w.start), clamp(w.end), w.word.strip(), float(w.probability)) for w in words
+            Word(clamp(w.start), clamp(w.end), word, float(w.probability))
+            for w in words
+            if (word := w.word.replace("\ufffd", "").strip())
         ),
     )
