@@ -36,7 +36,7 @@ from mediaserver.transports.audiosocket import AudioSocketServer
 from mediaserver.transports.backpressure import Backpressure, Verdict
 from tests.call_audio import PHRASES, frames, silence, speech
 from tests.e2e.live_server import live_server
-from tests.unit.transports.fakes import FakeCall, FakeCallManager
+from tests.fake_calls import FakeCall, FakeCallManager
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -151,7 +151,7 @@ class ScriptedStream:
     async def accept(self, audio: Any) -> Hypothesis:
         return Hypothesis(text="um dois")
 
-    async def finish(self) -> Hypothesis:
+    async def finish(self, audio: Any = None) -> Hypothesis:
         await asyncio.sleep(0.02)
         return Hypothesis(text="um dois três", is_final=True)
 
@@ -163,6 +163,9 @@ class ScriptedRecognizers:
     name = "scripted"
     architecture = Architecture.ENCODER_DECODER
     capabilities = Capabilities()
+
+    def require(self, model: str) -> None:
+        """Every model is "installed": the script answers for any name."""
 
     async def get(self, model: str) -> ScriptedRecognizers:
         return self

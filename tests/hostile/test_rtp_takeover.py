@@ -25,7 +25,8 @@ from mediaserver.observability import Metrics
 from mediaserver.transports.rtp.latch import ExpectedSource, SourceLatch
 from mediaserver.transports.rtp.ports import PortPool
 from mediaserver.transports.rtp.transport import RtpTransport
-from tests.unit.transports.rtp.rtp_fakes import FakeCall, FakeCallManager, rtp
+from tests.fake_calls import FakeCall, FakeCallManager
+from tests.unit.transports.rtp.rtp_fakes import rtp
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -234,7 +235,7 @@ async def test_the_audited_takeover_fails_pbx_keeps_media_and_tts(
     assert opened.endpoint.remote() == f"127.0.0.1:{pbx_address[1]}"
     call = opened.call
     assert isinstance(call, FakeCall)
-    samples = np.frombuffer(bytes(call.fed), np.int16)
+    samples = np.frombuffer(call.fed_bytes, np.int16)
     assert np.abs(samples[:480]).min() > 30000  # the stranger's 3 frames played ...
     assert np.abs(samples[-8000:]).max() == 0  # ... the last second is the PBX's silence only
 
