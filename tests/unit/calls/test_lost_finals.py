@@ -51,7 +51,7 @@ class _Stream:
     async def accept(self, audio: Audio) -> Hypothesis:
         return Hypothesis("")
 
-    async def finish(self) -> Hypothesis:
+    async def finish(self, audio: Any = None) -> Hypothesis:
         await asyncio.sleep(self.final_s)
         return Hypothesis("obrigado tchau", is_final=True)
 
