@@ -72,10 +72,16 @@ def test_library_records_are_json_too() -> None:
         ("< cookie: session=abc", "session=abc"),
     ],
 )  # fmt: skip
-def test_library_records_are_scrubbed(line: str, secret: str) -> None:
+def test_library_records_are_scrubbed(
+    line: str, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = io.StringIO()
     configure_logging(LoggingSettings(level="debug", format="json"), stream=out)
-    logging.getLogger("uvicorn.error").debug("%s", line)
+    library = logging.getLogger("uvicorn.error")
+    # An in-process uvicorn started by an earlier test leaves its own level on this logger.
+    monkeypatch.setattr(library, "level", library.level)  # restored after the test
+    library.setLevel(logging.NOTSET)  # setLevel, not the attribute: it clears the level cache
+    library.debug("%s", line)
     record = json.loads(out.getvalue().splitlines()[-1])
     assert secret not in record["event"]
     assert "<redacted>" in record["event"]
