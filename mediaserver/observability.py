@@ -120,6 +120,13 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         )
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # A library that configured logging itself (dictConfig disables the loggers that existed,
+    # uvicorn's default config stops its records at its own handler) must not silence ours or
+    # keep its records from this handler.
+    logging.disable(logging.NOTSET)
+    for logger in logging.root.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger):
+            logger.disabled = False
 
 
 class Metrics:

@@ -81,6 +81,9 @@ def test_library_records_are_scrubbed(
     # An in-process uvicorn started by an earlier test leaves its own level on this logger.
     monkeypatch.setattr(library, "level", library.level)  # restored after the test
     library.setLevel(logging.NOTSET)  # setLevel, not the attribute: it clears the level cache
+    for name in ("uvicorn", "uvicorn.error"):  # as the server runs uvicorn: log_config=None
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
     library.debug("%s", line)
     record = json.loads(out.getvalue().splitlines()[-1])
     assert secret not in record["event"]
