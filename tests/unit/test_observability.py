@@ -77,13 +77,11 @@ def test_library_records_are_scrubbed(
 ) -> None:
     out = io.StringIO()
     configure_logging(LoggingSettings(level="debug", format="json"), stream=out)
-    library = logging.getLogger("uvicorn.error")
-    # An in-process uvicorn started by an earlier test leaves its own level on this logger.
-    monkeypatch.setattr(library, "level", library.level)  # restored after the test
-    library.setLevel(logging.NOTSET)  # setLevel, not the attribute: it clears the level cache
-    for name in ("uvicorn", "uvicorn.error"):  # as the server runs uvicorn: log_config=None
-        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
-        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+    # A library's own logger (the lines are uvicorn's and websockets'), named apart from
+    # "uvicorn": in-process servers of other tests leave their own handlers and levels there.
+    library = logging.getLogger("library.scrubtest")
+    monkeypatch.setattr(library, "level", library.level)
+    library.setLevel(logging.NOTSET)
     library.debug("%s", line)
     record = json.loads(out.getvalue().splitlines()[-1])
     assert secret not in record["event"]
