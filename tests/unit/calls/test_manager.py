@@ -116,7 +116,10 @@ async def test_call_without_model_runs_vad_states_and_dtmf_without_errors(
     assert kinds(got).count("vad.speech_start") == 1
     assert kinds(got).count("vad.speech_end") == 1
     assert not [e for e in got if e["type"].startswith("transcript.")]
-    assert {"type": "dtmf", "call_id": call.id, "digit": "7"}.items() <= got[-4].items()
+    # Where the digit lands among the VAD's events depends on how far the per-tick-bounded
+    # VAD had caught up when it was pressed; that it comes once, whole, does not.
+    (digit,) = [e for e in got if e["type"] == "dtmf"]
+    assert {"type": "dtmf", "call_id": call.id, "digit": "7"}.items() <= digit.items()
     assert kinds(got)[-1] == "session.closed"
     assert got[-1]["reason"] == "hangup"
     assert call.state == "closed"
