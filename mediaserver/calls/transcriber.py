@@ -258,8 +258,6 @@ class CallTranscriber:
         if speculated is not None:
             assert self._recognizer is not None
             policy = partials_for(self._recognizer.architecture)
-            if self._utterance == segment.start_sample and self._policy is not None:
-                policy = self._policy  # the words its partials published stand
             await self._drop_stream()  # its partials are no longer wanted
             await self._publish_final(command, policy.final(speculated), speculated)
             return

@@ -3,7 +3,8 @@
 Each re-decode of the utterance gives a hypothesis (a word list). A word is committed once two
 consecutive hypotheses agree on it and on everything before it: the committed text is the longest
 common prefix of the last two hypotheses, and it only ever grows. Words after it are the
-tentative tail, still liable to change. On the final hypothesis everything is flushed.
+tentative tail, still liable to change. The final is the utterance's own decode, not this:
+partials are provisional (see `mediaserver.session.transcripts`).
 
 Pure: no clock, no I/O; the session feeds hypotheses in order.
 """
@@ -61,18 +62,6 @@ class LocalAgreement:
             self._committed.extend(fresh)
         self._previous = current
         return Agreement(self.committed, fresh, current[len(self._committed) :])
-
-    def finish(self, words: Sequence[str]) -> Agreement:
-        """The final hypothesis: commit all of it past the committed words, then start over.
-
-        Committed words were already published, so they stand even where the final disagrees;
-        the final's words after that many words are appended.
-        """
-        fresh = _clean(words)[len(self._committed) :]
-        self._committed.extend(fresh)
-        agreement = Agreement(self.committed, fresh, ())
-        self.reset()
-        return agreement
 
     def reset(self) -> None:
         """Start a new utterance."""

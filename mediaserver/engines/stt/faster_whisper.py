@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,12 +27,11 @@ from mediaserver.engines.base import (
     Transcript,
     Word,
 )
-from mediaserver.engines.loading import (
-    SAMPLE_RATE,
-    check_audio,
-    config_value,
-    optional_float,
-    require_files,
+from mediaserver.engines.loading import SAMPLE_RATE, check_audio, require_files
+from mediaserver.engines.stt.whisper_settings import (
+    WhisperSettings,
+    capped_temperature,
+    looks_hallucinated,
 )
 from mediaserver.engines.stt.whisper_text import SegmentTexts, TokenBytes
 
@@ -46,74 +45,6 @@ _STREAM_TOKENS_BASE = 16
 _STREAM_TOKENS_PER_SECOND = 12
 # ... and never so many that the prompt (hot words: up to 223 tokens) overflows the 448 window.
 _STREAM_TOKENS_MAX = 200
-
-
-@dataclass(frozen=True, slots=True)
-class WhisperSettings:
-    """Per-model settings read from the manifest's `config` table."""
-
-    device: str = "cpu"
-    compute_type: str = "int8"  # default: int8 on CPU, float16 on CUDA
-    # Hallucination guards (faster-whisper's own, plus the segment filter below).
-    no_speech_threshold: float | None = 0.6
-    compression_ratio_threshold: float | None = 2.4
-    log_prob_threshold: float | None = -1.0
-    condition_on_previous_text: bool = True
-    # Temperatures tried after the first when a decode looks like a failure (repetition or low
-    # log-probability); each re-decodes the whole window, so a window costs at most 1 + this
-    # many decodes. benchmarks/batch.py --ladder (base model, 8 prompts at 0 dB SNR): 0 -> 64 s
-    # in all, worst 13 s, WER 60 %; 1 -> 83 s, 14 s, 59 %; 5 (the library's) -> 145 s, 29 s,
-    # 58 %. One fallback keeps the worst case near a single decode.
-    temperature_fallbacks: int = 1
-    # A stream re-decodes only after this much new audio, bounding cost per second of speech.
-    stream_redecode_seconds: float = 0.5
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> WhisperSettings:
-        defaults = cls()
-        redecode = config_value(config, "stream_redecode_seconds", defaults.stream_redecode_seconds)
-        if redecode < 0:
-            raise ModelLoadError("model config 'stream_redecode_seconds' must be >= 0")
-        device = config_value(config, "device", defaults.device)
-        compute_default = "float16" if device == "cuda" else defaults.compute_type
-        return cls(
-            device=device,
-            compute_type=config_value(config, "compute_type", compute_default),
-            no_speech_threshold=optional_float(config, "no_speech_threshold", 0.6),
-            compression_ratio_threshold=optional_float(config, "compression_ratio_threshold", 2.4),
-            log_prob_threshold=optional_float(config, "log_prob_threshold", -1.0),
-            condition_on_previous_text=config_value(
-                config, "condition_on_previous_text", defaults.condition_on_previous_text
-            ),
-            stream_redecode_seconds=redecode,
-            temperature_fallbacks=_fallbacks(config, defaults.temperature_fallbacks),
-        )
-
-
-def _fallbacks(config: Mapping[str, Any], default: int) -> int:
-    value = config_value(config, "temperature_fallbacks", default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ModelLoadError("model config 'temperature_fallbacks' must be an integer >= 0")
-    return value
-
-
-def capped_temperature(
-    temperature: float | tuple[float, ...], fallbacks: int
-) -> float | tuple[float, ...]:
-    """The ladder cut to its first temperature and at most `fallbacks` more."""
-    if isinstance(temperature, tuple):
-        return temperature[: 1 + fallbacks]
-    return temperature
-
-
-def looks_hallucinated(segment: Segment, settings: WhisperSettings) -> bool:
-    """Text Whisper invents over non-speech: "no speech" is likely and the text is unsure."""
-    if settings.no_speech_threshold is None or settings.log_prob_threshold is None:
-        return False
-    return (
-        segment.no_speech_prob > settings.no_speech_threshold
-        and segment.avg_logprob < settings.log_prob_threshold
-    )
 
 
 class FasterWhisperEngine:
@@ -133,16 +64,19 @@ class FasterWhisperEngine:
         self._info: ModelInfo | None = None
         self._settings = WhisperSettings()
         self._token_bytes: TokenBytes | None = None
+        self.whole_window_redecodes = 0  # live finals decoded again on 30 s (see whisper_context)
 
     def load(self, model: ModelInfo) -> None:
         settings = WhisperSettings.from_config(model.config)
         require_files(model.path, *REQUIRED_FILES)
         if not any((model.path / name).is_file() for name in ("vocabulary.json", "vocabulary.txt")):
             raise ModelLoadError(f"model directory {model.path} has no vocabulary.json")
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import BatchedInferencePipeline
+
+        from mediaserver.engines.stt.whisper_context import ContextWhisperModel
 
         try:
-            whisper = WhisperModel(
+            whisper = ContextWhisperModel(
                 str(model.path),
                 device=settings.device,
                 compute_type=settings.compute_type,
@@ -224,13 +158,56 @@ class FasterWhisperEngine:
             # so the fallback ladder runs all six temperatures for nothing: 6x the cost of a
             # final that will not improve. One pass: the final comes as fast as a partial.
             options = replace(options, temperature=0.0)
-        segments, _ = self._decode(audio, options, partial=not final, max_new_tokens=budget)
+        segments = self._utterance_segments(audio, options, final=final, max_new_tokens=budget)
         converted = [
             _segment(i, raw, duration, text) for i, (raw, text) in enumerate(self._texts(segments))
         ]
         kept = [s for s in converted if s.text and not looks_hallucinated(s, self._settings)]
         words = tuple(word for segment in kept for word in segment.words)
         return Hypothesis(" ".join(s.text for s in kept), words, is_final=final)
+
+    def _utterance_segments(
+        self, audio: Audio, options: TranscribeOptions, *, final: bool, max_new_tokens: int
+    ) -> list[Any]:
+        """faster-whisper's segments of one live utterance: first on a short window, at the
+        first temperature; a final that looks troubled there is decoded again on 30 s (with
+        the fallback ladder), a partial caught in a repetition loop is dropped (the next one
+        is ~0.5 s away)."""
+        from mediaserver.engines.stt.whisper_context import context_frames, troubled
+
+        settings = self._settings
+        frames = context_frames(len(audio), settings.live_context_seconds, SAMPLE_RATE)
+        if frames is not None:
+            first = options.temperature
+            first = first[0] if isinstance(first, tuple) and first else first
+            with self._loaded().context(frames):
+                short, _ = self._decode(
+                    audio,
+                    replace(options, temperature=first),
+                    partial=not final,
+                    max_new_tokens=max_new_tokens,
+                )
+                segments = list(short)  # decoded lazily: inside the context
+            if not final:
+                # Unsure words are common a moment into a word and the next partial settles
+                # them; only a repetition loop (the short window's failure) is dropped.
+                looping = segments and troubled(
+                    segments,
+                    no_speech_threshold=None,
+                    log_prob_threshold=None,
+                    compression_ratio_threshold=settings.compression_ratio_threshold,
+                )
+                return [] if looping else segments
+            if not troubled(
+                segments,
+                no_speech_threshold=settings.no_speech_threshold,
+                log_prob_threshold=settings.log_prob_threshold,
+                compression_ratio_threshold=settings.compression_ratio_threshold,
+            ):
+                return segments
+            self.whole_window_redecodes += 1
+        full, _ = self._decode(audio, options, partial=not final, max_new_tokens=max_new_tokens)
+        return list(full)
 
     def _texts(self, segments: Iterable[Any]) -> Iterator[tuple[Any, str]]:
         """Each segment with its text re-detokenised as valid UTF-8 (see `whisper_text`)."""

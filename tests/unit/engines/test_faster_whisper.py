@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,15 +9,17 @@ import pytest
 
 from mediaserver.engines.base import ModelLoadError, Segment, SttEngine, TranscribeOptions
 from mediaserver.engines.stt import create_engine
-from mediaserver.engines.stt.faster_whisper import (
-    FasterWhisperEngine,
-    WhisperSettings,
-    looks_hallucinated,
-)
+from mediaserver.engines.stt.faster_whisper import FasterWhisperEngine
+from mediaserver.engines.stt.whisper_settings import WhisperSettings, looks_hallucinated
 from tests.tiny_models import WHISPER_LANGUAGES
 from tests.unit.engines.conftest import model_info, noise_utterance
 
 GREEDY = TranscribeOptions(temperature=0.0, beam_size=2)
+
+
+def whole_window(engine: FasterWhisperEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live decodes on Whisper's 30 s window only (the short window is test_whisper_context's)."""
+    monkeypatch.setattr(engine, "_settings", replace(engine._settings, live_context_seconds=0.0))
 
 
 def texts(engine: SttEngine, options: TranscribeOptions) -> list[str]:
@@ -171,6 +174,7 @@ def test_stream_decodes_are_capped_by_the_utterance_length(
     """A short segment whose language is detected wrong (pt heard as it/la/th) can decode to
     a repetition loop of up to 448 tokens at each of six fallback temperatures: minutes, and
     the final never comes in time. Live decodes get a budget from the utterance's length."""
+    whole_window(whisper_engine, monkeypatch)
     model = whisper_engine._loaded()
     budgets: list[int | None] = []
     real = model.transcribe
@@ -197,6 +201,7 @@ def test_a_live_final_without_a_language_skips_the_fallback_ladder(
 ) -> None:
     """Detection unsure (wrong) on a short segment: the six-temperature ladder cannot fix the
     language and multiplies the final's cost; one pass gives the final at once."""
+    whole_window(whisper_engine, monkeypatch)
     model = whisper_engine._loaded()
     temperatures: list[object] = []
     real = model.transcribe

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mediaserver.engines.base import ModelLoadError, TranscribeOptions
-from mediaserver.engines.stt.faster_whisper import WhisperSettings, capped_temperature
+from mediaserver.engines.stt.whisper_settings import WhisperSettings, capped_temperature
 
 
 def test_the_ladder_keeps_its_first_temperature_and_at_most_n_fallbacks() -> None:

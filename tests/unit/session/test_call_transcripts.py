@@ -22,10 +22,13 @@ def test_encoder_decoder_partials_are_only_agreed_words() -> None:
     assert policy.partial(Hypothesis("bom diga eu")) == "bom"
     assert policy.partial(Hypothesis("bom dia eu")) is None  # "diga"/"dia" still disputed
     assert policy.partial(Hypothesis("bom dia eu queria")) == "bom dia eu"
-    # The final keeps what was published and takes the rest from the final decode.
-    assert policy.final(Hypothesis("bom dia, eu quero o saldo", is_final=True)) == (
-        "bom dia eu quero o saldo"
+    # The final is the final decode, punctuation and all, even where partials said otherwise.
+    assert policy.final(Hypothesis(" bom dia,  eu quero o saldo", is_final=True)) == (
+        "bom dia, eu quero o saldo"
     )
+    assert policy.partial(Hypothesis("bom dia")) is None  # a new utterance: nothing agreed
+    assert policy.partial(Hypothesis("bom dia eu")) == "bom dia"
+    assert policy.final(Hypothesis("Bondia, quero", is_final=True)) == "Bondia, quero"
     # A new utterance starts from nothing.
     assert policy.partial(Hypothesis("outra")) is None
 

@@ -47,21 +47,12 @@ def test_comparison_ignores_case_and_punctuation() -> None:
     assert agreement.committed == ("olá", "tudo")
 
 
-def test_finish_flushes_the_rest_and_starts_over() -> None:
+def test_reset_starts_a_new_utterance() -> None:
     agreement = LocalAgreement()
     feed(agreement, "meu cpf", "meu cpf é")
-    final = agreement.finish(["meu", "cpf", "é", "um", "dois", "três"])
-    assert final.committed == ("meu", "cpf", "é", "um", "dois", "três")
-    assert final.newly_committed == ("é", "um", "dois", "três")
-    assert final.tentative == ()
+    agreement.reset()
     assert agreement.committed == ()
     assert agreement.update(["novo"]).committed == ()
-
-
-def test_finish_shorter_than_committed_adds_nothing() -> None:
-    agreement = LocalAgreement()
-    feed(agreement, "a b c", "a b c d")
-    assert agreement.finish(["a"]).committed == ("a", "b", "c")
 
 
 @pytest.mark.parametrize(
