@@ -1,7 +1,7 @@
 """GET /v1/models: installed models, OpenAI-style, with the engine's view of each.
 
-`?loaded=true` lists only the models that have a worker now (what `mediaserver ps` shows),
-with the worker's state, pid, restarts and load.
+`?loaded=true` lists the workers running now (what `mediaserver ps` shows), with each one's
+state, role (`live`; `batch` for a model's file-transcription worker), pid, restarts and load.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def loaded_entry(worker: WorkerStatus, model_type: str) -> dict[str, Any]:
         "engine": worker.engine,
         "type": model_type,
         "status": worker.state,
+        "role": worker.role,
         "pid": worker.pid,
         "restarts": worker.restarts,
         "in_flight": worker.in_flight,
@@ -70,12 +71,14 @@ def _flag(request: Request, name: str) -> bool:
 async def list_models(request: Request) -> Response:
     runtime = runtime_of(request)
     loaded_only = _flag(request, "loaded")
-    workers = {w.model: w for w in runtime.supervisor.workers()}
+    workers = runtime.supervisor.workers()
     if loaded_only:
-        data = [loaded_entry(w, w.kind) for w in workers.values()]
+        data = [loaded_entry(w, w.kind) for w in workers]
     else:
+        # A model's status is its live worker's; a batch worker alone still says it is loaded.
+        by_model = {w.model: w for w in sorted(workers, key=lambda w: w.role == "live")}
         installed = await asyncio.to_thread(runtime.registry.installed)
-        data = [installed_entry(m, workers.get(m.name)) for m in installed]
+        data = [installed_entry(m, by_model.get(m.name)) for m in installed]
     return JSONResponse({"object": "list", "data": data})
 
 

@@ -228,11 +228,11 @@ def ps(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(loaded, indent=2))
         return OK
     rows = [
-        tuple(str(item.get(k, "-")) for k in ("id", "engine", "type", "status"))
+        tuple(str(item.get(k, "-")) for k in ("id", "engine", "type", "role", "status"))
         for item in loaded
         if isinstance(item, dict)
     ]
-    _print_table(("NAME", "ENGINE", "TYPE", "STATUS"), rows)
+    _print_table(("NAME", "ENGINE", "TYPE", "ROLE", "STATUS"), rows)
     return OK
 
 

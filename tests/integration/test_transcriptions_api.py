@@ -263,8 +263,10 @@ def test_models_lists_installed_and_loaded(
     verbose(server, "tiny-wenet")
     installed = httpx.get(f"{server}/v1/models", timeout=10).json()["data"]
     assert {"tiny-whisper", "tiny-wenet"} <= {m["id"] for m in installed}
+    assert next(m for m in installed if m["id"] == "tiny-wenet")["status"] == "ready"
     loaded = httpx.get(f"{server}/v1/models", params={"loaded": "true"}, timeout=10).json()["data"]
     wenet = next(m for m in loaded if m["id"] == "tiny-wenet")
+    assert wenet["role"] == "batch"  # a file: the model's batch worker, at a lower OS priority
     assert wenet["engine"] == "wenet-ctc"
     assert wenet["type"] == "stt"
     assert wenet["status"] == "ready"

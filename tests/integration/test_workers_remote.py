@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -49,7 +50,8 @@ async def test_remote_worker_over_tcp(
 ) -> None:
     proc, address = remote
     spec = WorkerSpec(model="r", engine=FAKE_STT, model_dir=tmp_path, address=address)
-    async with Supervisor(lambda name: spec, FAST) as sup:
+    # A worker run elsewhere serves files too: no second (batch) worker is spawned for it.
+    async with Supervisor(lambda name: spec, dataclasses.replace(FAST, batch_nice=19)) as sup:
         transcript = await sup.transcribe_file("r", silence(1.0), OPTIONS)
         async with sup.stream("r", OPTIONS) as stream:
             partial = await stream.accept(silence(0.5, np.int16))

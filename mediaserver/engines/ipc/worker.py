@@ -57,6 +57,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config-json", default="{}", help="engine config from the manifest")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=1, help="engine calls at once")
+    parser.add_argument("--nice", type=int, default=0, help="added to the OS niceness first")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--socket", help="unix:///path/to/socket")
     where.add_argument("--listen", help="host:port (port 0 picks a free one)")
@@ -160,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # stdout carries the LISTENING line only; logs go to stderr (the parent's), rendered as the
     # parent renders its own so that one terminal never mixes JSON and console lines.
     configure_logging(LoggingSettings(level=args.log_level, format=args.log_format))
+    if args.nice:
+        os.nice(args.nice)  # before any thread starts: the engine's threads inherit it
     return asyncio.run(serve(args))
 
 

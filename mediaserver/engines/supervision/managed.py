@@ -91,7 +91,7 @@ class ManagedWorker:
             return
         if to not in TRANSITIONS[self.phase]:
             raise RuntimeError(f"worker {self.spec.model}: no transition {self.phase} -> {to}")
-        log.info("worker.state", model=self.spec.model, frm=str(self.phase), to=str(to), **fields)
+        log.info("worker.state", model=self.spec.label, frm=str(self.phase), to=str(to), **fields)
         self.phase = to
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
@@ -102,6 +102,7 @@ class ManagedWorker:
             model=self.spec.model,
             engine=self.spec.engine,
             kind=self.spec.kind,
+            role=self.spec.role,
             state=str(self.phase),
             pid=pid if self.phase in (Phase.READY, Phase.STARTING) else None,
             address=self.client.address if self.client is not None else self.spec.address,
@@ -269,7 +270,7 @@ class ManagedWorker:
             raise _LaunchFailed(f"not ready after {self.options.start_timeout_s:g} s") from None
 
     async def _spawn(self) -> str:
-        path = self._socket_dir / socket_name(self.spec.model, self.generation + 1)
+        path = self._socket_dir / socket_name(self.spec.label, self.generation + 1)
         address = f"unix://{path}"
         try:
             self.proc = await spawn_worker(self.spec, self.options, address)

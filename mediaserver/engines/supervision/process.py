@@ -34,6 +34,7 @@ def worker_command(spec: WorkerSpec, options: SupervisorOptions, address: str) -
         "--config-json", json.dumps(dict(spec.config)),
         "--threads", str(spec.threads),
         "--concurrency", str(spec.concurrency),
+        "--nice", str(spec.nice),
         "--socket", address,
         "--parent-pid", str(os.getpid()),
         "--log-level", options.log_level,

@@ -23,6 +23,13 @@ class WorkerSpec:
     concurrency: int = 1  # requests the worker serves at once (scheduler slots)
     address: str | None = None  # "host:port" of a worker running elsewhere: connect, not spawn
     memory_limit_mb: int = 0  # 0: no limit; above it a local worker is killed and restarted
+    role: Literal["live", "batch"] = "live"  # batch: the model's second worker, for files
+    nice: int = 0  # added to a spawned worker's OS niceness
+
+    @property
+    def label(self) -> str:
+        """The worker's name in logs and socket paths (a model may have a batch worker too)."""
+        return self.model if self.role == "live" else f"{self.model}+batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,9 @@ class SupervisorOptions:
     drain_timeout_s: float = 10.0  # graceful stop: wait this long for requests in flight
     stop_timeout_s: float = 5.0  # after SIGTERM, before SIGKILL
     max_queued: int = 64  # per priority, per worker
+    # Batch-priority STT requests go to a second local worker at this niceness; -1: they
+    # share the live worker.
+    batch_nice: int = -1
     python: str = sys.executable
     # Workers log like their parent: a quiet CLI has quiet workers, a terminal gets console lines.
     log_level: str = "info"
@@ -53,6 +63,7 @@ class WorkerStatus:
     model: str
     engine: str
     kind: str
+    role: str  # live | batch
     state: str
     pid: int | None
     address: str | None

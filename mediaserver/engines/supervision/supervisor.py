@@ -9,6 +9,11 @@ What the API and the session runtime call:
             final = await stream.complete()
         sup.workers()  # what is loaded now, for `mediaserver ps` and GET /v1/models
 
+Batch-priority STT work (file transcriptions) goes to a second worker for the model when
+`batch_nice` >= 0: a process at that OS niceness, so the kernel, not a queue, keeps live calls
+first (a decode cannot be interrupted once it runs; a nice process yields its CPU within a
+scheduler tick). Workers run elsewhere (`address`) and TTS keep one worker per model.
+
 Failure contract: a stream whose worker dies raises `WorkerCrashed` (recoverable) at once; the
 caller opens a new stream, which waits for the restarted worker. A batch transcription whose
 worker dies is retried once, automatically, on the restarted worker; a second crash raises
@@ -56,6 +61,7 @@ Resolve = Callable[[str], WorkerSpec]  # model name -> spec; raises ModelNotFoun
 def options_from_settings(settings: Settings, **overrides: object) -> SupervisorOptions:
     options = SupervisorOptions(
         auto_unload_s=settings.models.auto_unload_s,
+        batch_nice=settings.models.batch_worker_nice,
         log_level=settings.logging.level,
         log_format=settings.logging.format,
     )
@@ -72,7 +78,7 @@ class Supervisor:
         self._resolve = resolve
         self.options = options or SupervisorOptions()
         self._metrics = metrics
-        self._workers: dict[str, ManagedWorker] = {}
+        self._workers: dict[tuple[str, str], ManagedWorker] = {}  # (model, role) -> worker
         self._socket_dir: Path | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
@@ -110,20 +116,24 @@ class Supervisor:
         """What is loaded now (and what failed), for `mediaserver ps` and GET /v1/models."""
         return [w.status() for w in self._workers.values()]
 
-    def worker(self, model: str) -> ManagedWorker | None:
-        return self._workers.get(model)
+    def worker(self, model: str, role: str = "live") -> ManagedWorker | None:
+        return self._workers.get((model, role))
 
     # -- use ------------------------------------------------------------------------------
 
-    def _get(self, model: str) -> ManagedWorker:
+    def _get(self, model: str, priority: Priority = Priority.REALTIME) -> ManagedWorker:
         if self._closing or self._socket_dir is None:
             raise ShuttingDown("the engine supervisor is not running")
-        worker = self._workers.get(model)
+        role = "batch" if priority is Priority.BATCH and self.options.batch_nice >= 0 else "live"
+        worker = self._workers.get((model, role))
         if worker is None or worker.phase in (Phase.STOPPING, Phase.STOPPED):
-            worker = ManagedWorker(
-                self._resolve(model), self.options, self._socket_dir, self._metrics
-            )
-            self._workers[model] = worker
+            spec = self._resolve(model)
+            if role == "batch":
+                if spec.kind != "stt" or spec.address is not None:
+                    return self._get(model)  # TTS, and workers run elsewhere: one serves all
+                spec = replace(spec, role="batch", nice=self.options.batch_nice)
+            worker = ManagedWorker(spec, self.options, self._socket_dir, self._metrics)
+            self._workers[(model, role)] = worker
             worker.start()
         return worker
 
@@ -135,17 +145,16 @@ class Supervisor:
         return worker.status()
 
     async def unload(self, model: str) -> bool:
-        worker = self._workers.pop(model, None)
-        if worker is None:
-            return False
-        await worker.stop()
-        return True
+        """Stop the model's workers (live and batch); False if it had none."""
+        workers = [self._workers.pop(key) for key in list(self._workers) if key[0] == model]
+        await asyncio.gather(*(w.stop() for w in workers))
+        return bool(workers)
 
     @contextlib.asynccontextmanager
     async def _session(
         self, model: str, priority: Priority
     ) -> AsyncIterator[tuple[ManagedWorker, WorkerClient, int]]:
-        worker = self._get(model)
+        worker = self._get(model, priority)
         async with worker.lease(), worker.scheduler.slot(priority):
             client, generation = await worker.ready()
             yield worker, client, generation
@@ -209,11 +218,11 @@ class Supervisor:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            for model, worker in list(self._workers.items()):
+            for key, worker in list(self._workers.items()):
                 idle = worker.idle_for(now)
                 if worker.is_local and worker.phase == Phase.READY and idle >= ttl:
-                    log.info("worker.idle_unload", model=model, idle_s=round(idle, 1))
-                    del self._workers[model]
+                    log.info("worker.idle_unload", model=worker.spec.label, idle_s=round(idle, 1))
+                    del self._workers[key]
                     # Stopped apart from this loop, so that `close` can wait for it.
                     task = asyncio.get_running_loop().create_task(worker.stop())
                     self._unloading.add(task)

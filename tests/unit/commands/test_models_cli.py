@@ -190,6 +190,13 @@ def fake_server() -> Iterator[tuple[int, list[dict[str, str]]]]:
                     "data": [
                         {"id": "faster-whisper-small", "engine": "faster-whisper", "type": "stt"},
                         {"id": "kokoro", "engine": "kokoro", "type": "tts", "status": "ready"},
+                        {
+                            "id": "faster-whisper-small",
+                            "engine": "faster-whisper",
+                            "type": "stt",
+                            "role": "batch",
+                            "status": "starting",
+                        },
                     ],
                 }
             ).encode()
@@ -227,9 +234,11 @@ def test_ps_lists_loaded_models(
     assert requests == [{"path": "/v1/models?loaded=true", "auth": "Bearer k1"}]
     rows = [line.split() for line in out.splitlines()]
     assert rows == [
-        ["NAME", "ENGINE", "TYPE", "STATUS"],
-        ["faster-whisper-small", "faster-whisper", "stt", "-"],
-        ["kokoro", "kokoro", "tts", "ready"],
+        ["NAME", "ENGINE", "TYPE", "ROLE", "STATUS"],
+        ["faster-whisper-small", "faster-whisper", "stt", "-", "-"],
+        ["kokoro", "kokoro", "tts", "-", "ready"],
+        ["faster-whisper-small", "faster-whisper", "stt", "batch", "starting"],
     ]
     code, out, _ = run(capsys, "ps", "--json")
-    assert [m["id"] for m in json.loads(out)] == ["faster-whisper-small", "kokoro"]
+    ids = [m["id"] for m in json.loads(out)]
+    assert ids == ["faster-whisper-small", "kokoro", "faster-whisper-small"]

@@ -39,18 +39,50 @@ class ToneTrack(AudioStreamTrack):
         return frame
 
 
+class PcmTrack(AudioStreamTrack):
+    """aiortc's paced 8 kHz silence source, carrying `pcm` (8 kHz int16) once, then silence;
+    `done` is set when the last sample has been sent."""
+
+    def __init__(self, pcm: np.ndarray) -> None:
+        super().__init__()
+        self._pcm = pcm.astype("<i2")
+        self._at = 0
+        self.done = asyncio.Event()
+
+    async def recv(self) -> AudioFrame:
+        frame = await super().recv()
+        assert isinstance(frame, AudioFrame)
+        assert frame.sample_rate == 8000
+        chunk = self._pcm[self._at : self._at + frame.samples]
+        self._at += frame.samples
+        if len(chunk):
+            padded = np.zeros(frame.samples, "<i2")
+            padded[: len(chunk)] = chunk
+            frame.planes[0].update(padded.tobytes())
+        elif not self.done.is_set():
+            self.done.set()
+        return frame
+
+
 class Client:
-    """A browser stand-in: sends a tone, opens the `events` channel, records what it receives."""
+    """A browser stand-in: sends a tone (or `track`), opens the `events` channel, records what
+    it receives."""
 
     def __init__(
-        self, codec: str | None = None, *, audio: bool = True, direction: str = "sendonly"
+        self,
+        codec: str | None = None,
+        *,
+        audio: bool = True,
+        direction: str = "sendonly",
+        track: AudioStreamTrack | None = None,
     ) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.channel: RTCDataChannel = self.pc.createDataChannel("events")
         self.events: list[dict[str, Any]] = []
         self.channel.on("message", lambda m: self.events.append(json.loads(m)))
         if audio:
-            transceiver = self.pc.addTransceiver(ToneTrack(), direction=direction)
+            source = track if track is not None else ToneTrack()
+            transceiver = self.pc.addTransceiver(source, direction=direction)
             if codec is not None:
                 caps = RTCRtpSender.getCapabilities("audio").codecs
                 transceiver.setCodecPreferences([c for c in caps if c.name == codec])
