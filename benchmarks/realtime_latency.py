@@ -25,7 +25,8 @@ Printed per N:
 The target (issue 10): p50 <= 500 ms and p95 <= 1,000 ms at 1 and 2 calls, p95 <= 2,000 ms at 4;
 "holds" at N means: no lost utterance, no overload error, p95 <= 2,000 ms and not growing.
 Before the server starts, the same 24 prompts go through faster-whisper directly (2 threads,
-the same decoding options as a final) for the baseline WER and RTF.
+the same decoding options as a final) for the baseline WER and RTF; each level's WER is
+compared with the direct call's on the same utterances (paired: a call repeats prompts).
 
     python benchmarks/realtime_latency.py                 # N = 1, 2, 4, 8 (about 8 minutes)
     python benchmarks/realtime_latency.py --n 1,6 --utterances 6 --no-direct
@@ -111,13 +112,21 @@ def call_audio(pool: list[Prompt], index: int, utterances: int, gap_s: float) ->
 # -- the direct baseline ------------------------------------------------------------------------
 
 
-def direct_baseline(model_dir: Path, pool: list[Prompt]) -> tuple[float, float]:
-    """(WER %, RTF) of faster-whisper on the pool, as a final decodes it (beam 5, language en)."""
+@dataclass
+class Direct:
+    wer: float  # % over the pool
+    rtf: float
+    errors: dict[str, int]  # word errors per prompt text: a level's utterances, compared paired
+
+
+def direct_baseline(model_dir: Path, pool: list[Prompt]) -> Direct:
+    """faster-whisper on the pool, as a final decodes it (beam 5, language en, 30 s window)."""
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(model_dir), compute_type="int8", cpu_threads=2)
     errors = total = 0
     audio_s = busy = 0.0
+    each: dict[str, int] = {}
     for prompt in pool:
         pcm = soxr.resample(prompt.pcm().astype(np.float32) / 32768.0, RATE, 16000)
         started = time.perf_counter()
@@ -127,7 +136,8 @@ def direct_baseline(model_dir: Path, pool: list[Prompt]) -> tuple[float, float]:
         audio_s += len(pcm) / 16000
         e, n = word_errors(prompt.text, text)
         errors, total = errors + e, total + n
-    return errors / total * 100, busy / audio_s
+        each[prompt.text] = e
+    return Direct(errors / total * 100, busy / audio_s, each)
 
 
 # -- sender subprocess --------------------------------------------------------------------------
@@ -191,8 +201,10 @@ def server_env(tmp: Path, rtp_base: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def server(tmp: Path, model_dir: Path) -> Any:
+def server(tmp: Path, model_dir: Path, settings: list[str] | None = None) -> Any:
+    """The server, with `settings` ("MEDIASERVER_X__Y=value") on top of the benchmark's."""
     env = server_env(tmp, random.randrange(40000, 59000))
+    env.update(item.split("=", 1) for item in settings or [])
     pull = [sys.executable, "-m", "mediaserver", "pull", MODEL, "--from", str(model_dir)]
     subprocess.run(
         [*pull, "--engine", "faster-whisper"], env=env, cwd=ROOT, check=True, capture_output=True
@@ -260,6 +272,7 @@ class Level:
     errors: dict[str, int] = field(default_factory=dict)
     word_errors: int = 0
     ref_words: int = 0
+    direct_errors: int | None = None  # the direct call's, on the same utterances
     server_cpu: float = 0.0
     worker_cpu: float = 0.0
     load: str = ""
@@ -270,6 +283,12 @@ class Level:
     @property
     def wer(self) -> float:
         return self.word_errors / max(self.ref_words, 1) * 100
+
+    @property
+    def direct_wer(self) -> float:
+        if self.direct_errors is None:
+            return float("nan")
+        return self.direct_errors / max(self.ref_words, 1) * 100
 
     @property
     def trend(self) -> float:
@@ -409,7 +428,8 @@ def print_level(r: Level) -> None:
         f"N={r.n:2d}  final p50 {r.pct(r.final_ms, 50):6.0f} ms p95 {r.pct(r.final_ms, 95):6.0f} ms"
         f" (trend x{r.trend:.2f})  first partial p50 {r.pct(r.first_partial_ms, 50):5.0f} ms"
         f" p95 {r.pct(r.first_partial_ms, 95):5.0f} ms  partials/utt "
-        f"{r.partials / max(r.utterances, 1):.1f}  WER {r.wer:.1f} %  lost {r.lost}  "
+        f"{r.partials / max(r.utterances, 1):.1f}  WER {r.wer:.1f} % (direct {r.direct_wer:.1f} %)"
+        f"  lost {r.lost}  "
         f"speculated {r.speculated}/{len(r.final_ms)}  errors "
         f"{r.errors or 'none'}  CPU server {r.server_cpu:.0f} % worker {r.worker_cpu:.0f} %"
         f"  load {r.load}",
@@ -417,25 +437,27 @@ def print_level(r: Level) -> None:
     )
 
 
-def print_table(levels: list[Level], direct: tuple[float, float] | None) -> None:
+def print_table(levels: list[Level], direct: Direct | None) -> None:
     print("\n| N | final p50 | final p95 | trend | 1st partial p50 | p95 | partials/utt | WER "
-          "| lost | errors | server CPU | worker CPU | load |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| direct WER, same utterances | lost | errors | server CPU | worker CPU "
+          "| load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in levels:
         errors = ", ".join(f"{k} {v}" for k, v in r.errors.items()) or "0"
         print(
             f"| {r.n} | {r.pct(r.final_ms, 50):.0f} ms | {r.pct(r.final_ms, 95):.0f} ms | "
             f"x{r.trend:.2f} | {r.pct(r.first_partial_ms, 50):.0f} ms | "
             f"{r.pct(r.first_partial_ms, 95):.0f} ms | {r.partials / max(r.utterances, 1):.1f} | "
-            f"{r.wer:.1f} % | {r.lost} | {errors} | {r.server_cpu:.0f} % | "
+            f"{r.wer:.1f} % ({r.word_errors}/{r.ref_words}) | {r.direct_wer:.1f} % "
+            f"({r.direct_errors}) | {r.lost} | {errors} | {r.server_cpu:.0f} % | "
             f"{r.worker_cpu:.0f} % | {r.load} |"
         )
     held = [r.n for r in levels if r.holds]
     print(f"\nlargest N that holds (no loss, no overload, p95 <= 2 s, not growing): "
           f"{max(held) if held else 'none'}")  # fmt: skip
     if direct is not None:
-        print(f"direct faster-whisper (same 24 prompts, 2 threads): WER {direct[0]:.1f} %, "
-              f"RTF {direct[1]:.3f}")  # fmt: skip
+        print(f"direct faster-whisper (the 24 prompts once each, 2 threads): WER "
+              f"{direct.wer:.1f} %, RTF {direct.rtf:.3f}")  # fmt: skip
 
 
 def main() -> None:
@@ -444,6 +466,9 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=8, help="prompts per call")
     parser.add_argument("--gap", type=float, default=1.5, help="silence between prompts (s)")
     parser.add_argument("--no-direct", action="store_true", help="skip the direct baseline")
+    parser.add_argument(
+        "--set", action="append", metavar="MEDIASERVER_X__Y=V", help="a server setting (repeat)"
+    )
     parser.add_argument("--sender", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sender:
@@ -454,15 +479,20 @@ def main() -> None:
     model_dir = whisper_base_dir()
     direct = None if args.no_direct else direct_baseline(model_dir, pool)
     if direct is not None:
-        print(f"direct: WER {direct[0]:.1f} % RTF {direct[1]:.3f}", flush=True)
+        print(f"direct: WER {direct.wer:.1f} % RTF {direct.rtf:.3f}", flush=True)
     results = []
-    with tempfile.TemporaryDirectory() as name, server(Path(name), model_dir) as (proc, url):
+    with (
+        tempfile.TemporaryDirectory() as name,
+        server(Path(name), model_dir, args.set) as (proc, url),
+    ):
         tmp = Path(name)
         warm = [call_audio(pool, 0, 1, args.gap)]  # loads the worker; not measured
         asyncio.run(run_level(1, url, tmp, warm, proc.pid, args.gap))
         for n in levels:
             audios = [call_audio(pool, k, args.utterances, args.gap) for k in range(n)]
             result = asyncio.run(run_level(n, url, tmp, audios, proc.pid, args.gap))
+            if direct is not None:
+                result.direct_errors = sum(direct.errors[t] for a in audios for t in a.texts)
             results.append(result)
             print_level(result)
     print_table(results, direct)

@@ -119,7 +119,11 @@ class DirTranscriber:
                 bar.update(1)
 
         try:
-            async with build_supervisor(self._settings, registry, auto_unload_s=0) as engines:
+            # No live call in this process: one worker, at the user's own priority.
+            supervisor = build_supervisor(
+                self._settings, registry, auto_unload_s=0, batch_nice=-1
+            )
+            async with supervisor as engines:
                 await asyncio.gather(*(work(engines) for _ in range(max(self._args.jobs, 1))))
         finally:
             bar.close()

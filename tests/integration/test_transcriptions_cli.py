@@ -104,3 +104,27 @@ def test_translate(env: Path, speech: Path, capsys: pytest.CaptureFixture[str]) 
     assert isinstance(json.loads(capsys.readouterr().out)["text"], str)
     assert main(["translate", str(speech), "--model", "tiny-wenet"]) == 2
     assert "cannot translate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_bar_decodes_window_by_window(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    """With a bar to move, windows are decoded one at a time (it moves at each, not at every
+    other); without one, in batches, which is faster on CPU."""
+    from mediaserver.commands import transcribe as command
+
+    seen: list[int] = []
+    real = command.batch.transcribe
+
+    async def spy(engines: Any, model: str, rows: Any, options: Any, progress: Any) -> Any:
+        seen.append(options.batch_size)
+        return await real(engines, model, rows, options, progress)
+
+    monkeypatch.setattr(command.batch, "transcribe", spy)
+    monkeypatch.setattr(sys, "stderr", Terminal() if terminal else io.StringIO())
+    long = tmp_path / "long.wav"
+    long.write_bytes(wav_bytes(noise(40.0)))
+    out = tmp_path / "out.json"
+    assert transcribe(str(long), "--model", "tiny-wenet", "--format", "json", "-o", str(out)) == 0
+    assert seen == ([1] if terminal else [8])
