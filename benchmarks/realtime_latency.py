@@ -7,8 +7,9 @@ Setup (all on this machine, loopback only):
 - the server is `python -m mediaserver serve` in a subprocess (127.0.0.1, free ports), stopped
   at the end; its CPU and its STT worker's CPU are read from /proc apart;
 - the speech is Debian's Asterisk English prompts (8 kHz human recordings, with transcripts:
-  `tests/real_speech.py`): a fixed pool of 24, each call plays `--utterances` of them (each
-  call starting at a different place in the pool) with `--gap` seconds of silence between;
+  `tests/real_speech.py`): a fixed pool (`--pool`, 24; up to 155 qualify), each call plays
+  `--utterances` of them (each call starting 5 prompts after the previous one, or with
+  `--distinct` where the previous one stopped) with `--gap` seconds of silence between;
 - a sender subprocess sends every call as 20 ms PCMU packets on deadlines (real time);
 - this process creates the calls (POST /v1/calls, language "en"), reads their events over
   `WS /v1/calls/{id}/events` and, after the audio, waits for the finals (bounded), then hangs up.
@@ -24,12 +25,13 @@ Printed per N:
 - `error` events by code (`overloaded` is the explicit overload signal), server and worker CPU.
 The target (issue 10): p50 <= 500 ms and p95 <= 1,000 ms at 1 and 2 calls, p95 <= 2,000 ms at 4;
 "holds" at N means: no lost utterance, no overload error, p95 <= 2,000 ms and not growing.
-Before the server starts, the same 24 prompts go through faster-whisper directly (2 threads,
+Before the server starts, the pool's prompts go through faster-whisper directly (2 threads,
 the same decoding options as a final) for the baseline WER and RTF; each level's WER is
-compared with the direct call's on the same utterances (paired: a call repeats prompts).
+compared with the direct call's on the same utterances (paired: calls may repeat prompts).
 
     python benchmarks/realtime_latency.py                 # N = 1, 2, 4, 8 (about 8 minutes)
     python benchmarks/realtime_latency.py --n 1,6 --utterances 6 --no-direct
+    python benchmarks/realtime_latency.py --n 4 --utterances 30 --pool 120 --distinct  # WER
 """
 
 from __future__ import annotations
@@ -75,15 +77,17 @@ WAIT_FINALS_S = 60.0  # after the audio: finals later than this count as lost
 DUMP = os.environ.get("REALTIME_LATENCY_EVENTS")  # a file: the last level's events, as JSON
 
 
-def prompt_pool() -> list[Prompt]:
-    """24 spoken prompts of 2-6.5 s with >= 5 words, spread over the sorted list."""
+def prompt_pool(size: int = POOL) -> list[Prompt]:
+    """`size` spoken prompts of 2-6.5 s with >= 5 words, spread over the sorted list."""
     found = [
         p
         for name, p in sorted(prompts().items())
         if "/" not in name and len(words(p.text)) >= 5 and 2.0 <= len(p.pcm()) / RATE <= 6.5
     ]
-    step = len(found) / POOL
-    return [found[int(i * step)] for i in range(POOL)]
+    if size > len(found):
+        raise SystemExit(f"--pool {size}: only {len(found)} prompts qualify")
+    step = len(found) / size
+    return [found[int(i * step)] for i in range(size)]
 
 
 @dataclass
@@ -93,11 +97,15 @@ class CallAudio:
     texts: list[str]
 
 
-def call_audio(pool: list[Prompt], index: int, utterances: int, gap_s: float) -> CallAudio:
+def call_audio(
+    pool: list[Prompt], index: int, utterances: int, gap_s: float, stride: int = 5
+) -> CallAudio:
+    """Call `index`: `utterances` prompts from the pool, starting `stride` prompts after the
+    previous call's first (stride = utterances: no prompt twice while the pool lasts)."""
     parts = [np.zeros(int(LEAD_S * RATE), np.int16)]
     spans, texts, at = [], [], LEAD_S * 1000
     for k in range(utterances):
-        prompt = pool[(index * 5 + k) % len(pool)]
+        prompt = pool[(index * stride + k) % len(pool)]
         pcm = prompt.pcm()
         first, last = voiced_span(pcm)
         spans.append((at + first, at + last))
@@ -456,7 +464,7 @@ def print_table(levels: list[Level], direct: Direct | None) -> None:
     print(f"\nlargest N that holds (no loss, no overload, p95 <= 2 s, not growing): "
           f"{max(held) if held else 'none'}")  # fmt: skip
     if direct is not None:
-        print(f"direct faster-whisper (the 24 prompts once each, 2 threads): WER "
+        print(f"direct faster-whisper (the pool's prompts once each, 2 threads): WER "
               f"{direct.wer:.1f} %, RTF {direct.rtf:.3f}")  # fmt: skip
 
 
@@ -465,6 +473,10 @@ def main() -> None:
     parser.add_argument("--n", default="1,2,4,8", help="calls at once, per level")
     parser.add_argument("--utterances", type=int, default=8, help="prompts per call")
     parser.add_argument("--gap", type=float, default=1.5, help="silence between prompts (s)")
+    parser.add_argument("--pool", type=int, default=POOL, help="distinct prompts to draw from")
+    parser.add_argument(
+        "--distinct", action="store_true", help="calls take consecutive prompts, none twice"
+    )
     parser.add_argument("--no-direct", action="store_true", help="skip the direct baseline")
     parser.add_argument(
         "--set", action="append", metavar="MEDIASERVER_X__Y=V", help="a server setting (repeat)"
@@ -475,7 +487,8 @@ def main() -> None:
         run_sender(args.sender)
         return
     levels = [int(n) for n in args.n.split(",")]
-    pool = prompt_pool()
+    pool = prompt_pool(args.pool)
+    stride = args.utterances if args.distinct else 5
     model_dir = whisper_base_dir()
     direct = None if args.no_direct else direct_baseline(model_dir, pool)
     if direct is not None:
@@ -489,7 +502,7 @@ def main() -> None:
         warm = [call_audio(pool, 0, 1, args.gap)]  # loads the worker; not measured
         asyncio.run(run_level(1, url, tmp, warm, proc.pid, args.gap))
         for n in levels:
-            audios = [call_audio(pool, k, args.utterances, args.gap) for k in range(n)]
+            audios = [call_audio(pool, k, args.utterances, args.gap, stride) for k in range(n)]
             result = asyncio.run(run_level(n, url, tmp, audios, proc.pid, args.gap))
             if direct is not None:
                 result.direct_errors = sum(direct.errors[t] for a in audios for t in a.texts)

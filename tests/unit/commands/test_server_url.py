@@ -61,7 +61,12 @@ def test_ps_follows_url(
     # The configured port is elsewhere (a server started with `serve --port`): --url finds it.
     code, out, err = run(capsys, "ps", "--json", "--url", f"http://127.0.0.1:{port}")
     assert code == 0, err
-    assert [m["id"] for m in json.loads(out)] == ["faster-whisper-small", "kokoro"]
+    shown = [(m["id"], m.get("role")) for m in json.loads(out)]
+    assert shown == [
+        ("faster-whisper-small", None),
+        ("kokoro", None),
+        ("faster-whisper-small", "batch"),
+    ]
     assert requests[0]["path"] == "/v1/models?loaded=true"
 
 
