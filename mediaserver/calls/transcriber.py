@@ -291,7 +291,7 @@ class CallTranscriber:
                 entities=result.entities,
                 start_ms=segment.start_ms,
                 end_ms=segment.end_ms,
-                language=self.options.language,
+                language=self.options.language or hyp.language,
                 confidence=confidence(hyp),
             )
         )

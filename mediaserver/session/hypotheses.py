@@ -32,3 +32,4 @@ class Hypothesis:
     words: tuple[Word, ...] = ()
     # True only for a finalized segment (after `finish`); partials are False.
     is_final: bool = False
+    language: str | None = None  # what the engine decoded in (detected when not given)

@@ -147,12 +147,16 @@ def transcript_from_pb(msg: pb.Transcript) -> Transcript:
 
 def hypothesis_to_pb(h: Hypothesis, audio_s: float) -> pb.Hypothesis:
     words = [_word_to_pb(w) for w in h.words]
-    return pb.Hypothesis(text=h.text, words=words, is_final=h.is_final, audio_s=audio_s)
+    return pb.Hypothesis(
+        text=h.text, words=words, is_final=h.is_final, audio_s=audio_s, language=h.language or ""
+    )
 
 
 def hypothesis_from_pb(msg: pb.Hypothesis) -> Hypothesis:
     words = tuple(_word_from_pb(w) for w in msg.words)
-    return Hypothesis(text=msg.text, words=words, is_final=msg.is_final)
+    return Hypothesis(
+        text=msg.text, words=words, is_final=msg.is_final, language=msg.language or None
+    )
 
 
 def capabilities_to_pb(c: Capabilities) -> pb.Capabilities:

@@ -158,21 +158,23 @@ class FasterWhisperEngine:
             # so the fallback ladder runs all six temperatures for nothing: 6x the cost of a
             # final that will not improve. One pass: the final comes as fast as a partial.
             options = replace(options, temperature=0.0)
-        segments = self._utterance_segments(audio, options, final=final, max_new_tokens=budget)
+        segments, language = self._utterance_segments(
+            audio, options, final=final, max_new_tokens=budget
+        )
         converted = [
             _segment(i, raw, duration, text) for i, (raw, text) in enumerate(self._texts(segments))
         ]
         kept = [s for s in converted if s.text and not looks_hallucinated(s, self._settings)]
         words = tuple(word for segment in kept for word in segment.words)
-        return Hypothesis(" ".join(s.text for s in kept), words, is_final=final)
+        return Hypothesis(" ".join(s.text for s in kept), words, is_final=final, language=language)
 
     def _utterance_segments(
         self, audio: Audio, options: TranscribeOptions, *, final: bool, max_new_tokens: int
-    ) -> list[Any]:
-        """faster-whisper's segments of one live utterance: first on a short window, at the
-        first temperature; a final that looks troubled there is decoded again on 30 s (with
-        the fallback ladder), a partial caught in a repetition loop is dropped (the next one
-        is ~0.5 s away)."""
+    ) -> tuple[list[Any], str | None]:
+        """faster-whisper's segments of one live utterance and its language: first on a short
+        window, at the first temperature; a final that looks troubled there is decoded again
+        on 30 s (with the fallback ladder), a partial caught in a repetition loop is dropped
+        (the next one is ~0.5 s away)."""
         from mediaserver.engines.stt.whisper_context import context_frames, troubled
 
         settings = self._settings
@@ -181,7 +183,7 @@ class FasterWhisperEngine:
             first = options.temperature
             first = first[0] if isinstance(first, tuple) and first else first
             with self._loaded().context(frames):
-                short, _ = self._decode(
+                short, info = self._decode(
                     audio,
                     replace(options, temperature=first),
                     partial=not final,
@@ -197,17 +199,17 @@ class FasterWhisperEngine:
                     log_prob_threshold=None,
                     compression_ratio_threshold=settings.compression_ratio_threshold,
                 )
-                return [] if looping else segments
+                return ([] if looping else segments), info.language
             if not troubled(
                 segments,
                 no_speech_threshold=settings.no_speech_threshold,
                 log_prob_threshold=settings.log_prob_threshold,
                 compression_ratio_threshold=settings.compression_ratio_threshold,
             ):
-                return segments
+                return segments, info.language
             self.whole_window_redecodes += 1
-        full, _ = self._decode(audio, options, partial=not final, max_new_tokens=max_new_tokens)
-        return list(full)
+        full, info = self._decode(audio, options, partial=not final, max_new_tokens=max_new_tokens)
+        return list(full), info.language
 
     def _texts(self, segments: Iterable[Any]) -> Iterator[tuple[Any, str]]:
         """Each segment with its text re-detokenised as valid UTF-8 (see `whisper_text`)."""

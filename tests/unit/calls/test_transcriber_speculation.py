@@ -68,7 +68,7 @@ class _Stream:
         self.samples += 0 if audio is None else len(audio)
         self.owner.finishes.append(self.samples)
         await asyncio.sleep(0)
-        return Hypothesis(f"final {self.samples}", is_final=True)
+        return Hypothesis(f"final {self.samples}", is_final=True, language="pt")
 
     async def aclose(self) -> None:
         return None
@@ -85,10 +85,12 @@ class _Recognizers:
         return None
 
 
-def transcriber(recognizer: Scripted) -> tuple[CallTranscriber, list[dict[str, Any]], list[int]]:
+def transcriber(
+    recognizer: Scripted, language: str | None = "en"
+) -> tuple[CallTranscriber, list[dict[str, Any]], list[int]]:
     events: list[dict[str, Any]] = []
     acked: list[int] = []
-    options = parse_call_options({"model": "scripted", "language": "en"}, Settings())
+    options = parse_call_options({"model": "scripted", "language": language}, Settings())
     t = CallTranscriber(
         "c1",
         options,
@@ -233,4 +235,20 @@ async def test_a_final_left_undecoded_too_long_is_an_overloaded_error(
     assert errors == [("overloaded", 1)]
     assert finals(events) == ["final 8000"]  # segment 2's speculation
     assert acked == [1, 2]
+    await t.aclose()
+
+
+@pytest.mark.parametrize(("named", "reported"), [(None, "pt"), ("en", "en")])
+async def test_a_final_says_the_language_the_engine_detected_when_the_call_named_none(
+    named: str | None, reported: str
+) -> None:
+    recognizer = Scripted()
+    t, events, _ = transcriber(recognizer, language=named)
+    await settle()
+    span = np.zeros(8000, np.int16)
+    t.submit(StreamAudio(1, 0, 0, CHUNK))
+    t.submit(FinishSegment(CommitSegment(1, 0, 8000), 1600, span[1600:], False))
+    await settle()
+    (final,) = [e for e in events if e["type"] == "transcript.final"]
+    assert final["language"] == reported
     await t.aclose()

@@ -41,6 +41,15 @@ def test_detects_the_language_when_none_is_given(whisper_engine: SttEngine) -> N
     assert 0.0 < transcript.language_probability <= 1.0
 
 
+def test_live_hypotheses_say_their_language(whisper_engine: FasterWhisperEngine) -> None:
+    """A live call that names no language gets the detected one on its finals."""
+    audio = noise_utterance(seconds=1.0)
+    detected = whisper_engine.hypothesis(audio, TranscribeOptions(language=None), final=True)
+    assert detected.language in WHISPER_LANGUAGES
+    given = whisper_engine.hypothesis(audio, TranscribeOptions(language="pt"), final=False)
+    assert given.language == "pt"
+
+
 def test_given_language_is_used(whisper_engine: SttEngine) -> None:
     options = TranscribeOptions(language="pt", temperature=0.0, beam_size=2)
     assert whisper_engine.transcribe_file(noise_utterance(), options).language == "pt"

@@ -79,9 +79,11 @@ def test_transcript_hypothesis_and_capabilities_round_trip() -> None:
         language_probability=0.5,
     )
     assert convert.transcript_from_pb(convert.transcript_to_pb(transcript)) == transcript
-    hypothesis = Hypothesis(text="olá", words=(word,), is_final=True)
+    hypothesis = Hypothesis(text="olá", words=(word,), is_final=True, language="pt")
     msg = convert.hypothesis_to_pb(hypothesis, audio_s=1.5)
     assert msg.audio_s == 1.5
     assert convert.hypothesis_from_pb(msg) == hypothesis
+    unknown = Hypothesis(text="olá")  # an engine that cannot say stays None, not ""
+    assert convert.hypothesis_from_pb(convert.hypothesis_to_pb(unknown, 0.5)) == unknown
     caps = Capabilities(hot_words=True, native_partials=True)
     assert convert.capabilities_from_pb(convert.capabilities_to_pb(caps)) == caps
