@@ -208,6 +208,19 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
             registry=r,
         )
+        # Read from the workers' health pings (every few seconds), per model.
+        self.finals_hurried = Counter(
+            f"{p}_stt_finals_hurried_total",
+            "Live finals decoded with greedy search because other finals were waiting",
+            ["model"],
+            registry=r,
+        )
+        self.partials_skipped = Counter(
+            f"{p}_stt_partials_skipped_total",
+            "Live partials not decoded because they went stale waiting for the engine",
+            ["model"],
+            registry=r,
+        )
         self.worker_restarts = Counter(
             f"{p}_worker_restarts_total",
             "Engine worker restarts after a crash or an unresponsive/oversized worker was killed",

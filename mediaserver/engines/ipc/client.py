@@ -69,6 +69,8 @@ class WorkerHealth:
     architecture: Architecture | None = None
     capabilities: Capabilities | None = None
     details: dict[str, str] = field(default_factory=dict)
+    finals_hurried: int = 0  # totals since the worker started
+    partials_skipped: int = 0
 
 
 def error_from_rpc(err: grpc.aio.AioRpcError) -> EngineError:
@@ -106,6 +108,8 @@ def _health_from_pb(msg: Any) -> WorkerHealth:
         architecture=Architecture(msg.architecture) if loaded_stt else None,
         capabilities=convert.capabilities_from_pb(msg.capabilities) if loaded_stt else None,
         details=dict(msg.details),
+        finals_hurried=msg.finals_hurried,
+        partials_skipped=msg.partials_skipped,
     )
 
 

@@ -117,6 +117,8 @@ class WorkerState:
             pid=os.getpid(),
             active_requests=self.active_requests,
             details=details,
+            finals_hurried=self.lanes.hurried,
+            partials_skipped=self.lanes.skipped,
         )
         if self.kind == "stt" and self.loaded:
             msg.architecture = str(engine.architecture)

@@ -29,6 +29,7 @@ from mediaserver.engines.errors import (
 )
 from mediaserver.engines.ipc.client import RemoteSttStream, WorkerClient
 from mediaserver.engines.ipc.servicer import rss_bytes
+from mediaserver.engines.supervision.lane_totals import LaneTotals
 from mediaserver.engines.supervision.phases import TRANSITIONS, Phase
 from mediaserver.engines.supervision.process import (
     WorkerExitedEarly,
@@ -74,6 +75,7 @@ class ManagedWorker:
         self._idle.set()
         self._socket_dir = socket_dir
         self._metrics = metrics
+        self._lanes = LaneTotals()
         self._changed = asyncio.Event()
         self._failures: deque[float] = deque()
         self._failed_at = 0.0
@@ -338,6 +340,8 @@ class ManagedWorker:
                 continue
             misses = 0
             self.rss_bytes = health.rss_bytes
+            if self._metrics is not None:
+                self._lanes.observe(self._metrics, self.spec.model, health)
 
     def _connection_broken(self, client: WorkerClient) -> None:
         """A request found the connection broken: restart now, not at the next ping."""

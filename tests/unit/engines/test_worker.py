@@ -63,8 +63,11 @@ def test_create_engine_from_an_import_path() -> None:
 
 
 async def test_health_reports_the_engine(served: tuple[WorkerClient, WorkerState]) -> None:
-    client, _ = served
+    client, state = served
     assert (await client.health(2.0)).details == {}  # a liveness ping leaves the engine alone
+    state.lanes.hurried = 3  # as if 3 finals had been decoded greedily
+    ping = await client.health(2.0)
+    assert (ping.finals_hurried, ping.partials_skipped) == (3, 0)
     health = await client.health(2.0, details=True)
     assert health.loaded
     assert health.model == "m"
