@@ -281,6 +281,7 @@ class Level:
     word_errors: int = 0
     ref_words: int = 0
     direct_errors: int | None = None  # the direct call's, on the same utterances
+    hurried: float = 0.0  # finals decoded greedily because others waited (worker counter)
     server_cpu: float = 0.0
     worker_cpu: float = 0.0
     load: str = ""
@@ -431,6 +432,15 @@ def collect(level: Level, log: Events, audio: CallAudio) -> None:
         level.ref_words += total
 
 
+def hurried_finals(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("mediaserver_stt_finals_hurried_total{")
+    )
+
+
 def print_level(r: Level) -> None:
     print(
         f"N={r.n:2d}  final p50 {r.pct(r.final_ms, 50):6.0f} ms p95 {r.pct(r.final_ms, 95):6.0f} ms"
@@ -438,7 +448,7 @@ def print_level(r: Level) -> None:
         f" p95 {r.pct(r.first_partial_ms, 95):5.0f} ms  partials/utt "
         f"{r.partials / max(r.utterances, 1):.1f}  WER {r.wer:.1f} % (direct {r.direct_wer:.1f} %)"
         f"  lost {r.lost}  "
-        f"speculated {r.speculated}/{len(r.final_ms)}  errors "
+        f"speculated {r.speculated}/{len(r.final_ms)}  hurried {r.hurried:.0f}  errors "
         f"{r.errors or 'none'}  CPU server {r.server_cpu:.0f} % worker {r.worker_cpu:.0f} %"
         f"  load {r.load}",
         flush=True,
@@ -503,7 +513,10 @@ def main() -> None:
         asyncio.run(run_level(1, url, tmp, warm, proc.pid, args.gap))
         for n in levels:
             audios = [call_audio(pool, k, args.utterances, args.gap, stride) for k in range(n)]
+            before = hurried_finals(url)
             result = asyncio.run(run_level(n, url, tmp, audios, proc.pid, args.gap))
+            time.sleep(5.5)  # the worker's counters reach /metrics with its health pings
+            result.hurried = hurried_finals(url) - before
             if direct is not None:
                 result.direct_errors = sum(direct.errors[t] for a in audios for t in a.texts)
             results.append(result)
