@@ -76,7 +76,8 @@ async def list_models(request: Request) -> Response:
         data = [loaded_entry(w, w.kind) for w in workers]
     else:
         # A model's status is its live worker's; a batch worker alone still says it is loaded.
-        by_model = {w.model: w for w in sorted(workers, key=lambda w: w.role == "live")}
+        by_model = {w.model: w for w in workers if w.role == "batch"}
+        by_model.update((w.model, w) for w in workers if w.role == "live")
         installed = await asyncio.to_thread(runtime.registry.installed)
         data = [installed_entry(m, by_model.get(m.name)) for m in installed]
     return JSONResponse({"object": "list", "data": data})

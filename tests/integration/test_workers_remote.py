@@ -50,13 +50,21 @@ async def test_remote_worker_over_tcp(
 ) -> None:
     proc, address = remote
     spec = WorkerSpec(model="r", engine=FAKE_STT, model_dir=tmp_path, address=address)
+    resolved: list[str] = []
+
+    def resolve(name: str) -> WorkerSpec:
+        resolved.append(name)
+        return spec
+
     # A worker run elsewhere serves files too: no second (batch) worker is spawned for it.
-    async with Supervisor(lambda name: spec, dataclasses.replace(FAST, batch_nice=19)) as sup:
+    async with Supervisor(resolve, dataclasses.replace(FAST, batch_nice=19)) as sup:
         transcript = await sup.transcribe_file("r", silence(1.0), OPTIONS)
         async with sup.stream("r", OPTIONS) as stream:
             partial = await stream.accept(silence(0.5, np.int16))
             final = await stream.complete()
+        await sup.transcribe_file("r", silence(1.0), OPTIONS)
         (status,) = sup.workers()
+    assert resolved == ["r"]  # read once; later files find the worker without the registry
     assert transcript.text == "um dois"
     assert partial.text == "um"
     assert final.is_final

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+Role = Literal["live", "batch"]  # batch: a model's second worker, for files (see Supervisor)
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
@@ -23,8 +25,14 @@ class WorkerSpec:
     concurrency: int = 1  # requests the worker serves at once (scheduler slots)
     address: str | None = None  # "host:port" of a worker running elsewhere: connect, not spawn
     memory_limit_mb: int = 0  # 0: no limit; above it a local worker is killed and restarted
-    role: Literal["live", "batch"] = "live"  # batch: the model's second worker, for files
+    role: Role = "live"
     nice: int = 0  # added to a spawned worker's OS niceness
+
+    @property
+    def splits_batch(self) -> bool:
+        """Whether files get a worker of their own: local STT models only (a remote worker
+        and a TTS model keep one worker)."""
+        return self.kind == "stt" and self.address is None
 
     @property
     def label(self) -> str:
@@ -63,7 +71,7 @@ class WorkerStatus:
     model: str
     engine: str
     kind: str
-    role: str  # live | batch
+    role: Role
     state: str
     pid: int | None
     address: str | None

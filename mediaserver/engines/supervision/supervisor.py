@@ -40,7 +40,7 @@ from mediaserver.engines.ipc.client import PcmAudio, RemoteSttStream, WorkerClie
 from mediaserver.engines.supervision.managed import ManagedWorker
 from mediaserver.engines.supervision.phases import Phase
 from mediaserver.engines.supervision.scheduler import Priority
-from mediaserver.engines.supervision.spec import SupervisorOptions, WorkerSpec, WorkerStatus
+from mediaserver.engines.supervision.spec import Role, SupervisorOptions, WorkerSpec, WorkerStatus
 from mediaserver.observability import Metrics
 
 __all__ = [
@@ -78,7 +78,7 @@ class Supervisor:
         self._resolve = resolve
         self.options = options or SupervisorOptions()
         self._metrics = metrics
-        self._workers: dict[tuple[str, str], ManagedWorker] = {}  # (model, role) -> worker
+        self._workers: dict[tuple[str, Role], ManagedWorker] = {}
         self._socket_dir: Path | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
@@ -116,7 +116,7 @@ class Supervisor:
         """What is loaded now (and what failed), for `mediaserver ps` and GET /v1/models."""
         return [w.status() for w in self._workers.values()]
 
-    def worker(self, model: str, role: str = "live") -> ManagedWorker | None:
+    def worker(self, model: str, role: Role = "live") -> ManagedWorker | None:
         return self._workers.get((model, role))
 
     # -- use ------------------------------------------------------------------------------
@@ -124,17 +124,29 @@ class Supervisor:
     def _get(self, model: str, priority: Priority = Priority.REALTIME) -> ManagedWorker:
         if self._closing or self._socket_dir is None:
             raise ShuttingDown("the engine supervisor is not running")
-        role = "batch" if priority is Priority.BATCH and self.options.batch_nice >= 0 else "live"
+        if priority is Priority.BATCH and self.options.batch_nice >= 0:
+            live = self._usable(model, "live")
+            if live is None or live.spec.splits_batch:  # known not to split: no registry read
+                return self._usable(model, "batch") or self._start_batch(model)
+        return self._usable(model, "live") or self._start(self._resolve(model))
+
+    def _usable(self, model: str, role: Role) -> ManagedWorker | None:
         worker = self._workers.get((model, role))
         if worker is None or worker.phase in (Phase.STOPPING, Phase.STOPPED):
-            spec = self._resolve(model)
-            if role == "batch":
-                if spec.kind != "stt" or spec.address is not None:
-                    return self._get(model)  # TTS, and workers run elsewhere: one serves all
-                spec = replace(spec, role="batch", nice=self.options.batch_nice)
-            worker = ManagedWorker(spec, self.options, self._socket_dir, self._metrics)
-            self._workers[(model, role)] = worker
-            worker.start()
+            return None
+        return worker
+
+    def _start_batch(self, model: str) -> ManagedWorker:
+        spec = self._resolve(model)
+        if not spec.splits_batch:  # TTS, and workers run elsewhere: one serves all
+            return self._usable(model, "live") or self._start(spec)
+        return self._start(replace(spec, role="batch", nice=self.options.batch_nice))
+
+    def _start(self, spec: WorkerSpec) -> ManagedWorker:
+        assert self._socket_dir is not None
+        worker = ManagedWorker(spec, self.options, self._socket_dir, self._metrics)
+        self._workers[(spec.model, spec.role)] = worker
+        worker.start()
         return worker
 
     async def load(self, model: str) -> WorkerStatus:
