@@ -59,7 +59,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mediaserver.codecs.g711 import ulaw_encode  # noqa: E402
+from mediaserver.codecs.g711 import ulaw_decode, ulaw_encode  # noqa: E402
 from mediaserver.codecs.rtp import RtpPacket  # noqa: E402
 from tests.e2e.rtp_peer import voiced_span  # noqa: E402
 from tests.real_model import whisper_base_dir  # noqa: E402
@@ -125,27 +125,41 @@ class Direct:
     wer: float  # % over the pool
     rtf: float
     errors: dict[str, int]  # word errors per prompt text: a level's utterances, compared paired
+    wer_g711: float  # the same on the G.711 audio the calls carry
+    errors_g711: dict[str, int]
+
+
+def g711(pcm: np.ndarray) -> np.ndarray:
+    """`pcm` as the calls carry it: through G.711 µ-law and back."""
+    data = ulaw_decode(ulaw_encode(pcm.astype("<i2").tobytes()))
+    return np.frombuffer(data, "<i2")
 
 
 def direct_baseline(model_dir: Path, pool: list[Prompt]) -> Direct:
-    """faster-whisper on the pool, as a final decodes it (beam 5, language en, 30 s window)."""
+    """faster-whisper on the pool, as a final decodes it (beam 5, language en, 30 s window):
+    on the prompt files, and on the same files through G.711 (what the server receives)."""
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(model_dir), compute_type="int8", cpu_threads=2)
-    errors = total = 0
-    audio_s = busy = 0.0
-    each: dict[str, int] = {}
-    for prompt in pool:
-        pcm = soxr.resample(prompt.pcm().astype(np.float32) / 32768.0, RATE, 16000)
-        started = time.perf_counter()
-        segments, _ = model.transcribe(pcm, language="en", beam_size=5, vad_filter=False)
-        text = " ".join(s.text.strip() for s in segments)
-        busy += time.perf_counter() - started
-        audio_s += len(pcm) / 16000
-        e, n = word_errors(prompt.text, text)
-        errors, total = errors + e, total + n
-        each[prompt.text] = e
-    return Direct(errors / total * 100, busy / audio_s, each)
+    busy = audio_s = 0.0
+    rates: list[float] = []
+    per_source: list[dict[str, int]] = []
+    for source in (lambda p: p, g711):
+        errors = total = 0
+        each: dict[str, int] = {}
+        for prompt in pool:
+            pcm = soxr.resample(source(prompt.pcm()).astype(np.float32) / 32768.0, RATE, 16000)
+            started = time.perf_counter()
+            segments, _ = model.transcribe(pcm, language="en", beam_size=5, vad_filter=False)
+            text = " ".join(s.text.strip() for s in segments)
+            busy += time.perf_counter() - started
+            audio_s += len(pcm) / 16000
+            e, n = word_errors(prompt.text, text)
+            errors, total = errors + e, total + n
+            each[prompt.text] = e
+        rates.append(errors / total * 100)
+        per_source.append(each)
+    return Direct(rates[0], busy / audio_s, per_source[0], rates[1], per_source[1])
 
 
 # -- sender subprocess --------------------------------------------------------------------------
@@ -209,14 +223,25 @@ def server_env(tmp: Path, rtp_base: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def server(tmp: Path, model_dir: Path, settings: list[str] | None = None) -> Any:
-    """The server, with `settings` ("MEDIASERVER_X__Y=value") on top of the benchmark's."""
+def server(
+    tmp: Path,
+    model_dir: Path,
+    settings: list[str] | None = None,
+    model_config: list[str] | None = None,
+) -> Any:
+    """The server, with `settings` ("MEDIASERVER_X__Y=value") on top of the benchmark's and
+    `model_config` ("key=value", a TOML value) in the model manifest's `[config]` table."""
     env = server_env(tmp, random.randrange(40000, 59000))
     env.update(item.split("=", 1) for item in settings or [])
     pull = [sys.executable, "-m", "mediaserver", "pull", MODEL, "--from", str(model_dir)]
     subprocess.run(
         [*pull, "--engine", "faster-whisper"], env=env, cwd=ROOT, check=True, capture_output=True
     )
+    if model_config:
+        manifest = tmp / "models" / MODEL / "mediaserver.toml"
+        lines = "".join(item.replace("=", " = ", 1) + "\n" for item in model_config)
+        text = manifest.read_text()  # `pull` writes a [config] table (compute_type)
+        manifest.write_text(text.replace("[config]\n", f"[config]\n{lines}", 1))
     port = free_port()
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
@@ -281,6 +306,7 @@ class Level:
     word_errors: int = 0
     ref_words: int = 0
     direct_errors: int | None = None  # the direct call's, on the same utterances
+    direct_errors_g711: int | None = None  # the same through G.711, as the calls carry them
     hurried: float = 0.0  # finals decoded greedily because others waited (worker counter)
     server_cpu: float = 0.0
     worker_cpu: float = 0.0
@@ -298,6 +324,12 @@ class Level:
         if self.direct_errors is None:
             return float("nan")
         return self.direct_errors / max(self.ref_words, 1) * 100
+
+    @property
+    def direct_wer_g711(self) -> float:
+        if self.direct_errors_g711 is None:
+            return float("nan")
+        return self.direct_errors_g711 / max(self.ref_words, 1) * 100
 
     @property
     def trend(self) -> float:
@@ -446,7 +478,8 @@ def print_level(r: Level) -> None:
         f"N={r.n:2d}  final p50 {r.pct(r.final_ms, 50):6.0f} ms p95 {r.pct(r.final_ms, 95):6.0f} ms"
         f" (trend x{r.trend:.2f})  first partial p50 {r.pct(r.first_partial_ms, 50):5.0f} ms"
         f" p95 {r.pct(r.first_partial_ms, 95):5.0f} ms  partials/utt "
-        f"{r.partials / max(r.utterances, 1):.1f}  WER {r.wer:.1f} % (direct {r.direct_wer:.1f} %)"
+        f"{r.partials / max(r.utterances, 1):.1f}  WER {r.wer:.1f} % (direct {r.direct_wer:.1f} %,"
+        f" on G.711 {r.direct_wer_g711:.1f} %)"
         f"  lost {r.lost}  "
         f"speculated {r.speculated}/{len(r.final_ms)}  hurried {r.hurried:.0f}  errors "
         f"{r.errors or 'none'}  CPU server {r.server_cpu:.0f} % worker {r.worker_cpu:.0f} %"
@@ -457,9 +490,9 @@ def print_level(r: Level) -> None:
 
 def print_table(levels: list[Level], direct: Direct | None) -> None:
     print("\n| N | final p50 | final p95 | trend | 1st partial p50 | p95 | partials/utt | WER "
-          "| direct WER, same utterances | lost | errors | server CPU | worker CPU "
+          "| direct WER, same utterances | same, G.711 | lost | errors | server CPU | worker CPU "
           "| load |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in levels:
         errors = ", ".join(f"{k} {v}" for k, v in r.errors.items()) or "0"
         print(
@@ -467,7 +500,8 @@ def print_table(levels: list[Level], direct: Direct | None) -> None:
             f"x{r.trend:.2f} | {r.pct(r.first_partial_ms, 50):.0f} ms | "
             f"{r.pct(r.first_partial_ms, 95):.0f} ms | {r.partials / max(r.utterances, 1):.1f} | "
             f"{r.wer:.1f} % ({r.word_errors}/{r.ref_words}) | {r.direct_wer:.1f} % "
-            f"({r.direct_errors}) | {r.lost} | {errors} | {r.server_cpu:.0f} % | "
+            f"({r.direct_errors}) | {r.direct_wer_g711:.1f} % ({r.direct_errors_g711}) | "
+            f"{r.lost} | {errors} | {r.server_cpu:.0f} % | "
             f"{r.worker_cpu:.0f} % | {r.load} |"
         )
     held = [r.n for r in levels if r.holds]
@@ -475,7 +509,8 @@ def print_table(levels: list[Level], direct: Direct | None) -> None:
           f"{max(held) if held else 'none'}")  # fmt: skip
     if direct is not None:
         print(f"direct faster-whisper (the pool's prompts once each, 2 threads): WER "
-              f"{direct.wer:.1f} %, RTF {direct.rtf:.3f}")  # fmt: skip
+              f"{direct.wer:.1f} %, through G.711 {direct.wer_g711:.1f} %, "
+              f"RTF {direct.rtf:.3f}")  # fmt: skip
 
 
 def main() -> None:
@@ -491,6 +526,12 @@ def main() -> None:
     parser.add_argument(
         "--set", action="append", metavar="MEDIASERVER_X__Y=V", help="a server setting (repeat)"
     )
+    parser.add_argument(
+        "--model-config",
+        action="append",
+        metavar="KEY=V",
+        help="a value in the model's [config] table, e.g. live_context_seconds=0 (repeat)",
+    )
     parser.add_argument("--sender", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sender:
@@ -502,11 +543,12 @@ def main() -> None:
     model_dir = whisper_base_dir()
     direct = None if args.no_direct else direct_baseline(model_dir, pool)
     if direct is not None:
-        print(f"direct: WER {direct.wer:.1f} % RTF {direct.rtf:.3f}", flush=True)
+        print(f"direct: WER {direct.wer:.1f} %, through G.711 {direct.wer_g711:.1f} %, "
+              f"RTF {direct.rtf:.3f}", flush=True)  # fmt: skip
     results = []
     with (
         tempfile.TemporaryDirectory() as name,
-        server(Path(name), model_dir, args.set) as (proc, url),
+        server(Path(name), model_dir, args.set, args.model_config) as (proc, url),
     ):
         tmp = Path(name)
         warm = [call_audio(pool, 0, 1, args.gap)]  # loads the worker; not measured
@@ -518,7 +560,9 @@ def main() -> None:
             time.sleep(5.5)  # the worker's counters reach /metrics with its health pings
             result.hurried = hurried_finals(url) - before
             if direct is not None:
-                result.direct_errors = sum(direct.errors[t] for a in audios for t in a.texts)
+                texts = [t for a in audios for t in a.texts]
+                result.direct_errors = sum(direct.errors[t] for t in texts)
+                result.direct_errors_g711 = sum(direct.errors_g711[t] for t in texts)
             results.append(result)
             print_level(result)
     print_table(results, direct)

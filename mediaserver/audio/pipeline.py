@@ -9,7 +9,7 @@ times; 48 kHz WebRTC audio goes in as it is). It runs before the level stages be
 high-passes its own input, and because the gain must follow the cleaned speech: normalizing
 before denoising would lift the noise the gain stage is meant to ignore.
 
-Resampling for live audio is low-delay: a short polyphase FIR (`audio.fir`, 1.6 ms held back)
+Resampling for live audio is low-delay: a polyphase FIR (`audio.fir`, 5.4 ms held back at 8 kHz)
 when the source rate is a whole multiple or divisor of 16 kHz (8 kHz telephony, 48 kHz WebRTC),
 soxr at `quality` otherwise; soxr's LQ would hold back 32 ms on average for 8 kHz, and that
 delay is added to every VAD decision. Passing `quality` explicitly always uses soxr.

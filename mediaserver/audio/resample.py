@@ -10,7 +10,7 @@ on the quality. Measured holdback for 20 ms chunks (mean / worst case):
     VHQ       (more)
 
 Speech needs nothing above LQ, so `REALTIME_QUALITY` is LQ; offline paths may ask for HQ. Live
-calls at 8 or 48 kHz do not come here at all: `fir.FirResampler` holds back 1.6 ms. Output
+calls at 8 or 48 kHz do not come here at all: `fir.FirResampler` holds back 5.4 ms. Output
 is time-aligned with the input (soxr compensates its filter delay): output sample n is input time
 n / out_rate, so positions counted at the output rate are positions in the stream.
 """
