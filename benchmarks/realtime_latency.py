@@ -77,8 +77,17 @@ WAIT_FINALS_S = 60.0  # after the audio: finals later than this count as lost
 DUMP = os.environ.get("REALTIME_LATENCY_EVENTS")  # a file: the last level's events, as JSON
 
 
-def prompt_pool(size: int = POOL) -> list[Prompt]:
-    """`size` spoken prompts of 2-6.5 s with >= 5 words, spread over the sorted list."""
+def prompt_pool(size: int | None = POOL) -> list[Prompt]:
+    """`size` spoken prompts of 2-6.5 s with >= 5 words, spread over the sorted list; None:
+    every spoken prompt of 1-12 s with >= 3 words (`--pool all`: 251, 1,969 words)."""
+    if size is None:
+        return [
+            p
+            for name, p in sorted(prompts().items())
+            if len(words(p.text)) >= 3
+            and 1.0 <= len(p.pcm()) / RATE <= 12.0
+            and not p.text.startswith("(")  # "(1 second of silence)": not speech
+        ]
     found = [
         p
         for name, p in sorted(prompts().items())
@@ -518,7 +527,9 @@ def main() -> None:
     parser.add_argument("--n", default="1,2,4,8", help="calls at once, per level")
     parser.add_argument("--utterances", type=int, default=8, help="prompts per call")
     parser.add_argument("--gap", type=float, default=1.5, help="silence between prompts (s)")
-    parser.add_argument("--pool", type=int, default=POOL, help="distinct prompts to draw from")
+    parser.add_argument(
+        "--pool", default=str(POOL), help="distinct prompts to draw from (a number, or all)"
+    )
     parser.add_argument(
         "--distinct", action="store_true", help="calls take consecutive prompts, none twice"
     )
@@ -538,7 +549,7 @@ def main() -> None:
         run_sender(args.sender)
         return
     levels = [int(n) for n in args.n.split(",")]
-    pool = prompt_pool(args.pool)
+    pool = prompt_pool(None if args.pool == "all" else int(args.pool))
     stride = args.utterances if args.distinct else 5
     model_dir = whisper_base_dir()
     direct = None if args.no_direct else direct_baseline(model_dir, pool)
