@@ -7,7 +7,8 @@ Setup (all on this machine, loopback only):
 - the server is `python -m mediaserver serve` in a subprocess (127.0.0.1, free ports), stopped
   at the end; its CPU and its STT worker's CPU are read from /proc apart;
 - the speech is Debian's Asterisk English prompts (8 kHz human recordings, with transcripts:
-  `tests/real_speech.py`): a fixed pool (`--pool`, 24; up to 155 qualify), each call plays
+  `tests/real_speech.py`): a fixed pool (`--pool`, 24; up to 155 qualify; `all`: 251 prompts of
+  1-12 s), each call plays
   `--utterances` of them (each call starting 5 prompts after the previous one, or with
   `--distinct` where the previous one stopped) with `--gap` seconds of silence between;
 - a sender subprocess sends every call as 20 ms PCMU packets on deadlines (real time);
@@ -32,6 +33,7 @@ compared with the direct call's on the same utterances (paired: calls may repeat
     python benchmarks/realtime_latency.py                 # N = 1, 2, 4, 8 (about 8 minutes)
     python benchmarks/realtime_latency.py --n 1,6 --utterances 6 --no-direct
     python benchmarks/realtime_latency.py --n 4 --utterances 30 --pool 120 --distinct  # WER
+    python benchmarks/realtime_latency.py --n 4 --utterances 62 --pool all --distinct  # 1,950 words
 """
 
 from __future__ import annotations
