@@ -22,7 +22,7 @@ The model is faster-whisper **base** (int8, 2 threads), assembled offline by
     python benchmarks/live_wer.py --pool 120       # realtime_latency.py's 120-prompt pool
     python benchmarks/live_wer.py --live-context 0 # finals on Whisper's 30 s window
     python benchmarks/live_wer.py --lead-ms 500    # decode 500 ms more audio before each span
-    python benchmarks/live_wer.py -v               # and each prompt where they differ
+    python benchmarks/live_wer.py -v               # and each prompt where live differs
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,43 +100,33 @@ def main() -> None:
     engine = whisper(model_dir, 2, **config).engine
     options = TranscribeOptions(language="en")
     batcher = VadBatcher(SileroModel())
-    direct_model = None
-    if not args.no_direct:
-        from faster_whisper import WhisperModel
-
-        direct_model = WhisperModel(str(model_dir), compute_type="int8", cpu_threads=2)
-    totals = {"live": 0, "direct": 0, "direct G.711": 0}
+    # The library's own call on each prompt (file and G.711), per prompt name.
+    direct = None if args.no_direct else live.direct_baseline(model_dir, pool)
+    errors = {"live": 0, "direct": 0, "direct G.711": 0}
     words = decoded = 0
     busy = 0.0
     for prompt in pool:
-        texts = {}
         parts = segments(prompt, batcher, args.lead_ms)
         started = time.perf_counter()
-        texts["live"] = " ".join(engine.hypothesis(a, options, final=True).text for a in parts)
+        text = " ".join(engine.hypothesis(a, options, final=True).text for a in parts)
         busy += time.perf_counter() - started
         decoded += len(parts)
-        if direct_model is not None:
-            for name, pcm in (("direct", prompt.pcm()), ("direct G.711", live.g711(prompt.pcm()))):
-                audio = soxr.resample(pcm.astype(np.float32) / 32768.0, RATE, 16000)
-                found, _ = direct_model.transcribe(
-                    audio, language="en", beam_size=5, vad_filter=False
-                )
-                texts[name] = " ".join(s.text.strip() for s in found)
-        errors = {name: word_errors(prompt.text, text)[0] for name, text in texts.items()}
-        words += word_errors(prompt.text, "")[1]
-        for name, count in errors.items():
-            totals[name] += count
-        if args.v and len(set(errors.values())) > 1:
-            print(f"{errors} | {prompt.text}")
-            for name, text in texts.items():
-                print(f"    {name:13s} {text}")
+        count, total = word_errors(prompt.text, text)
+        words += total
+        errors["live"] += count
+        if direct is not None:
+            pair = (direct.errors[prompt.name], direct.errors_g711[prompt.name])
+            errors["direct"] += pair[0]
+            errors["direct G.711"] += pair[1]
+            if args.v and count != pair[0]:
+                print(f"live {count} direct {pair[0]} G.711 {pair[1]} | {prompt.text}\n    {text}")
     print(f"{len(pool)} prompts, {words} words, {decoded} live segments "
           f"(mean final decode {busy / max(decoded, 1) * 1000:.0f} ms)")  # fmt: skip
-    for name, count in totals.items():
-        if name == "live" or direct_model is not None:
+    for name, count in errors.items():
+        if name == "live" or direct is not None:
             print(f"  {name:13s} {count:4d} errors  WER {count / max(words, 1) * 100:.2f} %")
-    if direct_model is not None:
-        gap = (totals["live"] - totals["direct"]) / max(words, 1) * 100
+    if direct is not None:
+        gap = (errors["live"] - errors["direct"]) / max(words, 1) * 100
         print(f"  live - direct: {gap:+.2f} points")
 
 

@@ -106,6 +106,7 @@ class CallAudio:
     pcm: np.ndarray
     spans: list[tuple[float, float]]  # voiced [start, end] ms of each prompt in the call
     texts: list[str]
+    names: list[str]  # the prompts' names (two recordings may share a text)
 
 
 def call_audio(
@@ -114,18 +115,20 @@ def call_audio(
     """Call `index`: `utterances` prompts from the pool, starting `stride` prompts after the
     previous call's first (stride = utterances: no prompt twice while the pool lasts)."""
     parts = [np.zeros(int(LEAD_S * RATE), np.int16)]
-    spans, texts, at = [], [], LEAD_S * 1000
+    spans, texts, names, at = [], [], [], LEAD_S * 1000
     for k in range(utterances):
         prompt = pool[(index * stride + k) % len(pool)]
         pcm = prompt.pcm()
         first, last = voiced_span(pcm)
         spans.append((at + first, at + last))
         texts.append(prompt.text)
+        names.append(prompt.name)
         parts += [pcm, np.zeros(int(gap_s * RATE), np.int16)]
         at += (len(pcm) + int(gap_s * RATE)) * 1000 / RATE
     parts.append(np.zeros(int(TAIL_S * RATE), np.int16))
     audio = np.concatenate(parts)
-    return CallAudio(np.concatenate([audio, np.zeros(-len(audio) % FRAME, np.int16)]), spans, texts)
+    pcm = np.concatenate([audio, np.zeros(-len(audio) % FRAME, np.int16)])
+    return CallAudio(pcm, spans, texts, names)
 
 
 # -- the direct baseline ------------------------------------------------------------------------
@@ -135,7 +138,7 @@ def call_audio(
 class Direct:
     wer: float  # % over the pool
     rtf: float
-    errors: dict[str, int]  # word errors per prompt text: a level's utterances, compared paired
+    errors: dict[str, int]  # word errors per prompt name: a level's utterances, compared paired
     wer_g711: float  # the same on the G.711 audio the calls carry
     errors_g711: dict[str, int]
 
@@ -167,7 +170,7 @@ def direct_baseline(model_dir: Path, pool: list[Prompt]) -> Direct:
             audio_s += len(pcm) / 16000
             e, n = word_errors(prompt.text, text)
             errors, total = errors + e, total + n
-            each[prompt.text] = e
+            each[prompt.name] = e
         rates.append(errors / total * 100)
         per_source.append(each)
     return Direct(rates[0], busy / audio_s, per_source[0], rates[1], per_source[1])
@@ -573,9 +576,9 @@ def main() -> None:
             time.sleep(5.5)  # the worker's counters reach /metrics with its health pings
             result.hurried = hurried_finals(url) - before
             if direct is not None:
-                texts = [t for a in audios for t in a.texts]
-                result.direct_errors = sum(direct.errors[t] for t in texts)
-                result.direct_errors_g711 = sum(direct.errors_g711[t] for t in texts)
+                names = [name for a in audios for name in a.names]
+                result.direct_errors = sum(direct.errors[name] for name in names)
+                result.direct_errors_g711 = sum(direct.errors_g711[name] for name in names)
             results.append(result)
             print_level(result)
     print_table(results, direct)

@@ -56,12 +56,6 @@ def lowpass(rate: int, nyquist_hz: float) -> npt.NDArray[np.float64]:
     return h
 
 
-def _single_tap(g: Floats) -> int:
-    """The index of a branch's only tap (it is then exactly 1), or -1."""
-    taps = np.flatnonzero(np.abs(g) > 1e-6)
-    return int(taps[0]) if len(taps) == 1 else -1
-
-
 class FirResampler(Generic[ScalarT]):
     """Converts one mono stream between rates with an integer ratio, chunk by chunk.
 
@@ -90,9 +84,6 @@ class FirResampler(Generic[ScalarT]):
         self._branches = [
             (h[p :: self.up] / h[p :: self.up].sum()).astype(np.float32) for p in range(self.up)
         ]
-        # A half-band filter (cut-off at a quarter of the output rate) would make one branch
-        # a single tap, a plain delayed copy of the input; it is then not convolved.
-        self._copies = [_single_tap(g) for g in self._branches]
         self._delay = (len(h) - 1) // 2  # group delay, in samples at the higher rate
         self._taps = len(h)
         self.samples_in = 0
@@ -158,11 +149,7 @@ class FirResampler(Generic[ScalarT]):
         start = fed - self._base  # where x begins in buf
         y = np.empty(up * n, np.float32)
         for p, g in enumerate(self._branches):
-            tap = self._copies[p]
-            if tap >= 0:
-                y[p::up] = buf[start - tap : start - tap + n]
-            else:
-                y[p::up] = np.convolve(buf[start - len(g) + 1 : start + n], g, "valid")
+            y[p::up] = np.convolve(buf[start - len(g) + 1 : start + n], g, "valid")
         self._fed = fed + n
         self._made += up * n
         self.samples_out += up * n
@@ -179,9 +166,6 @@ class FirResampler(Generic[ScalarT]):
     def _convolved(self, first: int, last: int, branch: int) -> Floats:
         """c[i] = sum_t g[t] x[i - t] for i in [first, last], g the branch's taps."""
         g = self._branches[branch]
-        tap = self._copies[branch]
-        if tap >= 0:
-            return self._x[first - tap - self._base : last + 1 - tap - self._base]
         segment = self._x[first - len(g) + 1 - self._base : last + 1 - self._base]
         return np.convolve(segment, g, "valid")
 
